@@ -1,0 +1,454 @@
+//! [`ApiError`]: the one error type handlers return, mapped to RFC 9457 problems.
+
+use std::fmt;
+
+use http::{HeaderName, HeaderValue, Method, StatusCode, header};
+
+use crate::problem::{FieldError, Problem};
+use crate::request_id::RequestId;
+use crate::response::EdgeResponse;
+
+/// An error a handler returns. Each variant's doc names its status (RFC 9110 §15).
+/// 4xx variants say what the caller did wrong; [`ApiError::Internal`] keeps its cause
+/// for the log line only and answers a generic 500.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400 Bad Request: malformed input, optionally with per-field errors.
+    BadRequest {
+        /// What was wrong, for people.
+        detail: String,
+        /// One entry per invalid field.
+        errors: Vec<FieldError>,
+    },
+    /// 401 Unauthorized: missing or invalid credentials. Always carries a
+    /// `WWW-Authenticate` challenge (RFC 9110 §15.5.2, RFC 6750 §3).
+    Unauthorized {
+        /// The `WWW-Authenticate` value, e.g. `Bearer realm="orderly", error="invalid_token"`.
+        challenge: String,
+        /// What was wrong, for people (never echoes the credential).
+        detail: String,
+    },
+    /// 403 Forbidden: authenticated, but not allowed to do this.
+    Forbidden {
+        /// Why, for people.
+        detail: String,
+    },
+    /// 404 Not Found: no such resource (also used to hide one the caller may not see).
+    NotFound {
+        /// What was not found.
+        detail: String,
+    },
+    /// 405 Method Not Allowed, with the `Allow` header (RFC 9110 §15.5.6).
+    MethodNotAllowed {
+        /// The methods the resource supports; `HEAD` is added when `GET` is present.
+        allow: Vec<Method>,
+    },
+    /// 406 Not Acceptable: no representation matches `Accept`.
+    NotAcceptable {
+        /// The media types we can produce.
+        available: &'static [&'static str],
+    },
+    /// 409 Conflict: the request conflicts with the resource's current state.
+    Conflict {
+        /// What conflicts.
+        detail: String,
+    },
+    /// 412 Precondition Failed: `If-Match` did not match.
+    PreconditionFailed {
+        /// Which precondition failed.
+        detail: String,
+    },
+    /// 413 Content Too Large: the body exceeds the route's cap.
+    PayloadTooLarge {
+        /// The cap in bytes.
+        limit_bytes: usize,
+    },
+    /// 415 Unsupported Media Type: wrong or missing `Content-Type`.
+    UnsupportedMediaType {
+        /// The media types the route accepts.
+        supported: &'static [&'static str],
+    },
+    /// 422 Unprocessable Content: well-formed but semantically invalid.
+    UnprocessableContent {
+        /// What was wrong.
+        detail: String,
+        /// One entry per invalid field.
+        errors: Vec<FieldError>,
+    },
+    /// 428 Precondition Required: the route needs `If-Match` and none was sent.
+    PreconditionRequired {
+        /// Which precondition is required.
+        detail: String,
+    },
+    /// 429 Too Many Requests, with `Retry-After` in seconds.
+    TooManyRequests {
+        /// Seconds until the caller may retry.
+        retry_after_secs: u64,
+    },
+    /// 503 Service Unavailable, with `Retry-After` in seconds (breaker open, dependency
+    /// down). The body says only that the service is unavailable.
+    ServiceUnavailable {
+        /// Seconds until the caller may retry.
+        retry_after_secs: u64,
+    },
+    /// 500 Internal Server Error: our bug or an unexpected failure. The cause is written
+    /// (redacted) to the log line and never to the response.
+    Internal(InternalError),
+}
+
+/// The cause of a 500, kept for the log line.
+pub struct InternalError(Box<dyn std::error::Error + Send + Sync>);
+
+impl fmt::Debug for InternalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InternalError({self})")
+    }
+}
+
+impl fmt::Display for InternalError {
+    /// The error and its `source()` chain, joined by `: `.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl<E> From<E> for ApiError
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    /// Any other error is an internal one: `?` on an unexpected failure answers 500.
+    fn from(error: E) -> Self {
+        Self::Internal(InternalError(error.into()))
+    }
+}
+
+impl ApiError {
+    /// 400 with a detail and no field errors.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::BadRequest {
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// 400 listing every invalid field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        Self::BadRequest {
+            detail: "The request has invalid fields.".to_owned(),
+            errors,
+        }
+    }
+
+    /// 401 with an RFC 6750 Bearer challenge. `error` is an RFC 6750 §3.1 code
+    /// (`invalid_request`, `invalid_token`, `insufficient_scope`) or `None` when the
+    /// request simply carried no credentials (§3.1: then no error code is sent).
+    pub fn unauthorized_bearer(
+        realm: &str,
+        error: Option<&str>,
+        detail: impl Into<String>,
+    ) -> Self {
+        let realm = quoted_string_safe(realm);
+        let challenge = match error {
+            Some(code) => format!(
+                "Bearer realm=\"{realm}\", error=\"{}\"",
+                quoted_string_safe(code)
+            ),
+            None => format!("Bearer realm=\"{realm}\""),
+        };
+        Self::Unauthorized {
+            challenge,
+            detail: detail.into(),
+        }
+    }
+
+    /// 404 with a detail.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::NotFound {
+            detail: detail.into(),
+        }
+    }
+
+    /// 405 for a resource that supports `allow`.
+    pub fn method_not_allowed(allow: &[Method]) -> Self {
+        Self::MethodNotAllowed {
+            allow: allow.to_vec(),
+        }
+    }
+
+    /// 500 from any error; the cause goes to the log line only.
+    pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(InternalError(error.into()))
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnprocessableContent { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PreconditionRequired { .. } => StatusCode::PRECONDITION_REQUIRED,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The cause to write in the log line: only [`ApiError::Internal`] has one.
+    pub fn log_cause(&self) -> Option<String> {
+        match self {
+            Self::Internal(cause) => Some(cause.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The problem document for this error in request `request_id`.
+    pub fn to_problem(&self, request_id: &RequestId) -> Problem {
+        let problem = Problem::new(self.status(), request_id);
+        match self {
+            Self::BadRequest { detail, errors } => problem
+                .with_detail(detail.clone())
+                .with_errors(errors.clone()),
+            Self::UnprocessableContent { detail, errors } => problem
+                .with_detail(detail.clone())
+                .with_errors(errors.clone()),
+            Self::Unauthorized { detail, .. }
+            | Self::Forbidden { detail }
+            | Self::NotFound { detail }
+            | Self::Conflict { detail }
+            | Self::PreconditionFailed { detail }
+            | Self::PreconditionRequired { detail } => problem.with_detail(detail.clone()),
+            Self::MethodNotAllowed { .. } => problem.with_detail(format!(
+                "Allowed methods: {}.",
+                allow_value(self.allowed_methods())
+            )),
+            Self::NotAcceptable { available } => problem.with_detail(format!(
+                "This resource can be represented as: {}.",
+                available.join(", ")
+            )),
+            Self::PayloadTooLarge { limit_bytes } => problem.with_detail(format!(
+                "The request body exceeds the limit of {limit_bytes} bytes."
+            )),
+            Self::UnsupportedMediaType { supported } => problem.with_detail(format!(
+                "Content-Type must be one of: {}.",
+                supported.join(", ")
+            )),
+            Self::TooManyRequests { retry_after_secs } => problem.with_detail(format!(
+                "Too many requests; retry after {retry_after_secs} seconds."
+            )),
+            Self::ServiceUnavailable { .. } | Self::Internal(_) => problem,
+        }
+    }
+
+    /// Extra headers this status requires: `WWW-Authenticate`, `Allow`, `Retry-After`.
+    pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        match self {
+            Self::Unauthorized { challenge, .. } => {
+                let value = HeaderValue::from_str(challenge)
+                    .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
+                vec![(header::WWW_AUTHENTICATE, value)]
+            }
+            Self::MethodNotAllowed { .. } => {
+                let value = HeaderValue::from_str(&allow_value(self.allowed_methods()))
+                    .unwrap_or_else(|_| HeaderValue::from_static(""));
+                vec![(header::ALLOW, value)]
+            }
+            Self::TooManyRequests { retry_after_secs }
+            | Self::ServiceUnavailable { retry_after_secs } => {
+                vec![(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs))]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The complete error response for request `request_id`.
+    pub fn to_response(&self, request_id: &RequestId) -> EdgeResponse {
+        let mut response = self.to_problem(request_id).into_response();
+        for (name, value) in self.headers() {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+
+    fn allowed_methods(&self) -> Vec<Method> {
+        let Self::MethodNotAllowed { allow } = self else {
+            return Vec::new();
+        };
+        let mut methods = allow.clone();
+        if methods.contains(&Method::GET) && !methods.contains(&Method::HEAD) {
+            let after_get = methods
+                .iter()
+                .position(|m| m == Method::GET)
+                .map_or(0, |i| i + 1);
+            methods.insert(after_get, Method::HEAD);
+        }
+        methods
+    }
+}
+
+impl fmt::Display for ApiError {
+    /// The status and, for an internal error, its cause (for logs, never responses).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Internal(cause) => write!(f, "{}: {cause}", self.status()),
+            _ => write!(f, "{}", self.status()),
+        }
+    }
+}
+
+fn allow_value(methods: Vec<Method>) -> String {
+    methods
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Drops what may not appear inside an RFC 9110 quoted-string we build.
+fn quoted_string_safe(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> RequestId {
+        RequestId::parse("r1").unwrap()
+    }
+
+    #[test]
+    fn every_variant_maps_to_its_documented_status() {
+        let cases: Vec<(ApiError, u16)> = vec![
+            (ApiError::bad_request("x"), 400),
+            (ApiError::unauthorized_bearer("orderly", None, "x"), 401),
+            (ApiError::Forbidden { detail: "x".into() }, 403),
+            (ApiError::not_found("x"), 404),
+            (ApiError::method_not_allowed(&[Method::GET]), 405),
+            (
+                ApiError::NotAcceptable {
+                    available: &["application/json"],
+                },
+                406,
+            ),
+            (ApiError::Conflict { detail: "x".into() }, 409),
+            (ApiError::PreconditionFailed { detail: "x".into() }, 412),
+            (ApiError::PayloadTooLarge { limit_bytes: 1 }, 413),
+            (
+                ApiError::UnsupportedMediaType {
+                    supported: &["application/json"],
+                },
+                415,
+            ),
+            (
+                ApiError::UnprocessableContent {
+                    detail: "x".into(),
+                    errors: vec![],
+                },
+                422,
+            ),
+            (ApiError::PreconditionRequired { detail: "x".into() }, 428),
+            (
+                ApiError::TooManyRequests {
+                    retry_after_secs: 3,
+                },
+                429,
+            ),
+            (ApiError::internal("boom"), 500),
+            (
+                ApiError::ServiceUnavailable {
+                    retry_after_secs: 3,
+                },
+                503,
+            ),
+        ];
+        for (error, status) in cases {
+            assert_eq!(error.status().as_u16(), status, "{error:?}");
+            assert_eq!(error.to_response(&id()).status().as_u16(), status);
+        }
+    }
+
+    #[test]
+    fn unauthorized_always_carries_a_bearer_challenge() {
+        let response = ApiError::unauthorized_bearer("orderly", Some("invalid_token"), "expired")
+            .to_response(&id());
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer realm="orderly", error="invalid_token""#
+        );
+        let bare = ApiError::unauthorized_bearer("or\"der\nly", None, "x").to_response(&id());
+        assert_eq!(
+            bare.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer realm="orderly""#
+        );
+    }
+
+    #[test]
+    fn method_not_allowed_lists_head_with_get_in_allow() {
+        let error = ApiError::method_not_allowed(&[Method::GET, Method::POST]);
+        let response = error.to_response(&id());
+        assert_eq!(response.headers()[header::ALLOW], "GET, HEAD, POST");
+        assert_eq!(
+            error.to_problem(&id()).detail.as_deref(),
+            Some("Allowed methods: GET, HEAD, POST.")
+        );
+    }
+
+    #[test]
+    fn retry_after_is_set_on_429_and_503() {
+        for error in [
+            ApiError::TooManyRequests {
+                retry_after_secs: 7,
+            },
+            ApiError::ServiceUnavailable {
+                retry_after_secs: 7,
+            },
+        ] {
+            assert_eq!(error.to_response(&id()).headers()[header::RETRY_AFTER], "7");
+        }
+    }
+
+    #[test]
+    fn an_internal_error_keeps_its_cause_out_of_the_problem() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl fmt::Display for Outer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("query failed")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let error: ApiError = Outer(std::io::Error::other("mysql://u:pw@db refused")).into();
+        assert_eq!(
+            error.log_cause().as_deref(),
+            Some("query failed: mysql://u:pw@db refused")
+        );
+        let problem = serde_json::to_string(&error.to_problem(&id())).unwrap();
+        assert!(!problem.contains("mysql"), "{problem}");
+        assert!(!problem.contains("detail"), "{problem}");
+    }
+
+    #[test]
+    fn client_errors_have_no_log_cause() {
+        assert_eq!(ApiError::not_found("x").log_cause(), None);
+    }
+}

@@ -1,0 +1,69 @@
+//! # edge-http — what every Orderly route gets, in one function
+//!
+//! Each component's `#[http_service]` entry hands its request and router to [`serve`]:
+//!
+//! ```
+//! use edge_http::{EdgeConfig, HandlerResult, RequestContext, json_response};
+//! use http::{Method, StatusCode};
+//!
+//! static EDGE: EdgeConfig = EdgeConfig::new("example").with_max_body_bytes(1024);
+//!
+//! async fn router(req: http::Request<bytes::Bytes>, _ctx: RequestContext) -> HandlerResult {
+//!     edge_http::require_method(req.method(), &[Method::GET])?;
+//!     json_response(StatusCode::OK, &serde_json::json!({"hello": "world"}))
+//! }
+//!
+//! # async fn entry(req: http::Request<http_body_util::Full<bytes::Bytes>>) -> edge_http::EdgeResponse {
+//! // in a component: `#[http_service] async fn handle(req: spin_sdk::http::Request) -> EdgeResponse`
+//! edge_http::serve(&EDGE, req, router).await
+//! # }
+//! ```
+//!
+//! It is a library rather than a Spin middleware because on real Spin each middleware
+//! layer cost about 57% of a trivial route's throughput (`spin-observed.md`); calling
+//! it from the entry point also means no route can be deployed without it.
+//!
+//! Around the router it:
+//! - takes a well-formed `X-Request-Id` or makes one, and echoes it on every response
+//!   ([`request_id`]);
+//! - continues a valid W3C `traceparent` or starts a trace, answering with our span
+//!   ([`trace_context`]);
+//! - reads the body up to a per-route cap (413 beyond it) ([`body`]);
+//! - strips client copies of internal headers ([`InternalHeaders`]);
+//! - turns an [`ApiError`] into an RFC 9457 problem document ([`problem`]);
+//! - sets the STANDARDS §4 security headers on every response, errors included, and
+//!   removes `Server`/`X-Powered-By` ([`security_headers`]);
+//! - writes one JSON log line with secrets redacted ([`log_line`], [`redact`]).
+//!
+//! It has no Spin dependency, so all of this is tested natively with `cargo test`.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod api_error;
+pub mod body;
+pub mod edge;
+pub mod log_line;
+pub mod negotiation;
+pub mod problem;
+pub mod redact;
+pub mod request_id;
+pub mod response;
+pub mod security_headers;
+pub mod trace_context;
+
+pub use api_error::{ApiError, InternalError};
+pub use body::{BodyError, read_body_capped};
+pub use edge::{
+    CLIENT_ID_HEADER, EdgeConfig, Handled, InternalHeaders, MATCHED_ROUTE_HEADER, RequestContext,
+    handle, serve,
+};
+pub use log_line::LogRecord;
+pub use negotiation::{accepts, negotiate, require_content_type, require_method};
+pub use problem::{FieldError, PROBLEM_JSON, Problem};
+pub use request_id::{REQUEST_ID_HEADER, RequestId};
+pub use response::{
+    APPLICATION_JSON, ClientId, EdgeBody, EdgeResponse, HandlerResult, LogCause, attach_log_cause,
+    bytes_response, empty_response, json_response,
+};
+pub use trace_context::{SpanId, TRACEPARENT_HEADER, TraceId, TraceParent, TraceParentError};
