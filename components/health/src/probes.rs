@@ -1,0 +1,76 @@
+//! The Spin implementation of [`Dependencies`]: `spin:mysql` and `spin:key-value`.
+
+use std::time::Duration;
+
+use spin_sdk::key_value::Store;
+use spin_sdk::mysql::{Connection, DbValue};
+
+use crate::service::{Dependencies, ProbeError, ProbeFailure};
+
+/// The component variable holding the MariaDB URL (mapped from the application
+/// variable `health_db_url` in `spin.toml`). It contains a password: never log it
+/// unredacted, never put it in a response.
+pub const DB_URL_VARIABLE: &str = "db_url";
+
+/// MariaDB's statement timeout for the probe query, in seconds.
+const PROBE_QUERY: &str = "SET STATEMENT max_statement_time=1 FOR SELECT 1";
+
+/// Dependencies reached through the Spin host.
+pub struct SpinDependencies;
+
+impl Dependencies for SpinDependencies {
+    async fn database(&self) -> Result<(), ProbeError> {
+        let url = spin_sdk::variables::get(DB_URL_VARIABLE)
+            .await
+            .map_err(|e| {
+                ProbeError::new(
+                    ProbeFailure::NotConfigured,
+                    format!("variable {DB_URL_VARIABLE}: {e:?}"),
+                )
+            })?;
+        // Spin's error text repeats the URL with its password; the edge redacts the
+        // log line and the cause never reaches the response.
+        let connection = Connection::open(url)
+            .await
+            .map_err(|e| ProbeError::new(ProbeFailure::Unreachable, format!("open: {e:?}")))?;
+        let rows = connection
+            .query(PROBE_QUERY, Vec::new())
+            .await
+            .map_err(|e| ProbeError::new(ProbeFailure::Unreachable, format!("query: {e:?}")))?
+            .collect()
+            .await
+            .map_err(|e| ProbeError::new(ProbeFailure::Unreachable, format!("rows: {e:?}")))?;
+        match rows.first().map(|row| &row[0]) {
+            Some(DbValue::Int64(1) | DbValue::Int32(1) | DbValue::Uint64(1) | DbValue::Int8(1)) => {
+                Ok(())
+            }
+            other => Err(ProbeError::new(
+                ProbeFailure::WrongAnswer,
+                format!("SELECT 1 returned {other:?}"),
+            )),
+        }
+    }
+
+    async fn key_value(&self, label: &str, key: &str) -> Result<(), ProbeError> {
+        let fail = |step: &str, e: spin_sdk::key_value::Error| {
+            ProbeError::new(ProbeFailure::Unreachable, format!("{step}: {e:?}"))
+        };
+        let store = Store::open(label).await.map_err(|e| fail("open", e))?;
+        let value = key.as_bytes();
+        store.set(key, value).await.map_err(|e| fail("set", e))?;
+        let read = store.get(key).await.map_err(|e| fail("get", e))?;
+        store.delete(key).await.map_err(|e| fail("delete", e))?;
+        if read.as_deref() == Some(value) {
+            Ok(())
+        } else {
+            Err(ProbeError::new(
+                ProbeFailure::WrongAnswer,
+                "read back a different value",
+            ))
+        }
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        spin_sdk::time::sleep(duration).await;
+    }
+}
