@@ -9,14 +9,26 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let adapter = manifest_dir.join("deny-adapter");
     println!("cargo:rerun-if-changed={}", adapter.join("src").display());
-    println!("cargo:rerun-if-changed={}", adapter.join("Cargo.toml").display());
-    println!("cargo:rerun-if-changed={}", manifest_dir.join("wit").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        adapter.join("Cargo.toml").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest_dir.join("wit").display()
+    );
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default());
     let target_dir = out_dir.join("deny-adapter-target");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&adapter)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
         .arg(&target_dir);
     // Do not let the outer build's flags (native target, coverage, …) leak into the wasm build.
     for (key, _) in std::env::vars() {

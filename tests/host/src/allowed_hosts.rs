@@ -63,7 +63,10 @@ impl AllowedHost {
         }
         let scheme = match scheme {
             "*" => None,
-            s if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.') => {
+            s if !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.') =>
+            {
                 Some(s.to_ascii_lowercase())
             }
             _ => bail!("`allowed_outbound_hosts` is malformed: {text:?} has an invalid scheme"),
@@ -74,7 +77,9 @@ impl AllowedHost {
             "*" => HostPattern::Any,
             h if h.starts_with("*.") => HostPattern::Suffix(h[1..].to_ascii_lowercase()),
             h if h.contains('*') => {
-                bail!("`allowed_outbound_hosts` is malformed: {text:?} has a wildcard in the middle of the host")
+                bail!(
+                    "`allowed_outbound_hosts` is malformed: {text:?} has a wildcard in the middle of the host"
+                )
             }
             h => HostPattern::Exact(h.to_ascii_lowercase()),
         };
@@ -85,7 +90,9 @@ impl AllowedHost {
             }
             Some("*") => PortPattern::Any,
             Some(p) => match p.split_once("..") {
-                Some((a, b)) => PortPattern::Range(parse_port(text, a)?, parse_port(text, b)?.saturating_sub(1)),
+                Some((a, b)) => {
+                    PortPattern::Range(parse_port(text, a)?, parse_port(text, b)?.saturating_sub(1))
+                }
                 None => {
                     let p = parse_port(text, p)?;
                     PortPattern::Range(p, p)
@@ -98,7 +105,9 @@ impl AllowedHost {
             && !matches!(&host, HostPattern::Exact(h) if h == "self")
             && !is_spin_internal_pattern(&host)
         {
-            bail!("`allowed_outbound_hosts` is malformed: {text:?} has no port and {s:?} has no default port");
+            bail!(
+                "`allowed_outbound_hosts` is malformed: {text:?} has no port and {s:?} has no default port"
+            );
         }
         Ok(Self { scheme, host, port })
     }
@@ -121,7 +130,9 @@ impl AllowedHost {
         match &self.port {
             PortPattern::Any => true,
             PortPattern::Range(a, b) => (*a..=*b).contains(&port),
-            PortPattern::Default => default_port(scheme) == Some(port) || host.ends_with(".spin.internal"),
+            PortPattern::Default => {
+                default_port(scheme) == Some(port) || host.ends_with(".spin.internal")
+            }
         }
     }
 }
@@ -148,8 +159,9 @@ fn split_host_port(s: &str) -> (&str, Option<&str>) {
 }
 
 fn parse_port(text: &str, p: &str) -> Result<u16> {
-    p.parse::<u16>()
-        .map_err(|_| anyhow::anyhow!("`allowed_outbound_hosts` is malformed: {text:?} has an invalid port {p:?}"))
+    p.parse::<u16>().map_err(|_| {
+        anyhow::anyhow!("`allowed_outbound_hosts` is malformed: {text:?} has an invalid port {p:?}")
+    })
 }
 
 impl AllowedHosts {
@@ -208,9 +220,14 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(err.contains("`allowed_outbound_hosts` is malformed"), "{err}");
         assert!(
-            err.contains("\"127.0.0.1:3306\" does not contain a scheme (e.g., 'http://' or '*://')"),
+            err.contains("`allowed_outbound_hosts` is malformed"),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "\"127.0.0.1:3306\" does not contain a scheme (e.g., 'http://' or '*://')"
+            ),
             "{err}"
         );
     }

@@ -120,8 +120,12 @@ impl Chain for AppChain {
         &self,
         component_id: String,
         request: http::Request<WasiBody>,
-    ) -> Pin<Box<dyn Future<Output = Option<Result<http::Response<WasiBody>, wasmtime_wasi_http::Error>>> + Send>>
-    {
+    ) -> Pin<
+        Box<
+            dyn Future<Output = Option<Result<http::Response<WasiBody>, wasmtime_wasi_http::Error>>>
+                + Send,
+        >,
+    > {
         let app = self.0.upgrade();
         Box::pin(async move {
             let app = app?;
@@ -173,7 +177,9 @@ fn linker(engine: &Engine) -> Result<Linker<HostState>> {
     use crate::bindings::{spin, wasi};
     spin::key_value::key_value::add_to_linker::<_, KvData>(&mut linker, |s| &mut s.kv)?;
     spin::mysql::mysql::add_to_linker::<_, MysqlData>(&mut linker, |s| &mut s.mysql)?;
-    spin::variables::variables::add_to_linker::<_, VariablesData>(&mut linker, |s| &mut s.variables)?;
+    spin::variables::variables::add_to_linker::<_, VariablesData>(&mut linker, |s| {
+        &mut s.variables
+    })?;
     wasi::config::store::add_to_linker::<_, VariablesData>(&mut linker, |s| &mut s.variables)?;
     wasi::keyvalue::store::add_to_linker::<_, KvData>(&mut linker, |s| &mut s.kv)?;
     wasi::keyvalue::atomics::add_to_linker::<_, KvData>(&mut linker, |s| &mut s.kv)?;
@@ -200,7 +206,11 @@ impl App {
             .state_dir
             .clone()
             .unwrap_or_else(|| manifest_dir.join(".spin"));
-        let resolver = Arc::new(Resolver::new(&manifest, &opts.env, &runtime_config.env_prefix)?);
+        let resolver = Arc::new(Resolver::new(
+            &manifest,
+            &opts.env,
+            &runtime_config.env_prefix,
+        )?);
         let kv = Arc::new(KvStores::open(&runtime_config.key_value_stores, &state_dir).await?);
 
         // Per-component static checks, as Spin does them at start-up.
@@ -217,8 +227,9 @@ impl App {
                 .map(|h| resolver.expand_app_template(h))
                 .collect::<Result<Vec<_>>>()
                 .with_context(|| format!("component {id:?}: allowed_outbound_hosts"))?;
-            let allowed = AllowedHosts::parse(&expanded)
-                .with_context(|| format!("component {id:?}: `allowed_outbound_hosts` is malformed"))?;
+            let allowed = AllowedHosts::parse(&expanded).with_context(|| {
+                format!("component {id:?}: `allowed_outbound_hosts` is malformed")
+            })?;
             allowed_by_component.insert(id.clone(), Arc::new(allowed));
         }
 
@@ -254,11 +265,16 @@ impl App {
                     Some(c) => c.clone(),
                     None => {
                         let bytes = std::fs::read(&source).with_context(|| {
-                            format!("failed to read component {component_id:?} from {}", source.display())
+                            format!(
+                                "failed to read component {component_id:?} from {}",
+                                source.display()
+                            )
                         })?;
                         let c = Component::new(&engine, &bytes)
                             .map_err(anyhow::Error::from)
-                            .with_context(|| format!("failed to compile component {component_id:?}"))?;
+                            .with_context(|| {
+                                format!("failed to compile component {component_id:?}")
+                            })?;
                         compiled.insert(component_id.clone(), c.clone());
                         c
                     }
@@ -277,17 +293,27 @@ impl App {
                     .with_context(|| format!("composing middleware for trigger {trigger_id:?}"))?;
                 Component::new(&engine, &composed)
                     .map_err(anyhow::Error::from)
-                    .with_context(|| format!("failed to compile the middleware chain of {trigger_id:?}"))?
+                    .with_context(|| {
+                        format!("failed to compile the middleware chain of {trigger_id:?}")
+                    })?
             };
             let instance_pre = shared
                 .linker
                 .instantiate_pre(&component)
                 .map_err(anyhow::Error::from)
-                .with_context(|| format!("component {component_id:?} imports something this host does not provide"))?;
+                .with_context(|| {
+                    format!(
+                        "component {component_id:?} imports something this host does not provide"
+                    )
+                })?;
             let pre = ProxyPre::P3(
                 wasmtime_wasi_http::p3::bindings::ServicePre::new(instance_pre)
                     .map_err(anyhow::Error::from)
-                    .with_context(|| format!("component {component_id:?} does not export wasi:http/handler@0.3.0"))?,
+                    .with_context(|| {
+                        format!(
+                            "component {component_id:?} does not export wasi:http/handler@0.3.0"
+                        )
+                    })?,
             );
             let m = manifest
                 .components
@@ -306,7 +332,11 @@ impl App {
                     .cloned()
                     .unwrap_or_default(),
                 kv_labels: Arc::new(m.key_value_stores.iter().cloned().collect()),
-                environment: m.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                environment: m
+                    .environment
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
             });
             handlers.push(ProxyHandler::new(TriggerHandler {
                 shared: shared.clone(),
@@ -330,7 +360,10 @@ impl App {
         // breaker — the app holds the only strong reference.
         let weak: Weak<dyn Chain> = Arc::downgrade(&chain);
         let _ = shared.chain.set(weak);
-        CHAINS.lock().map_err(|_| anyhow!("chain registry poisoned"))?.push(chain);
+        CHAINS
+            .lock()
+            .map_err(|_| anyhow!("chain registry poisoned"))?
+            .push(chain);
         Ok(app)
     }
 }
@@ -410,7 +443,12 @@ pub struct Expiration {
 }
 
 impl WorkerExpiration for Expiration {
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>, status: WorkerStatus, start: Instant) -> Poll<()> {
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        status: WorkerStatus,
+        start: Instant,
+    ) -> Poll<()> {
         let me = self.get_mut();
         let timeout = match status {
             WorkerStatus::Idle => me.idle_timeout,

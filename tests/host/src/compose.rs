@@ -53,8 +53,13 @@ pub fn apply_deny_adapter(component: &[u8], inherit: &InheritConfiguration) -> R
     let socket = Package::from_bytes("dependency", None, component.to_vec(), graph.types_mut())
         .context("parsing middleware component")?;
     let socket = graph.register_package(socket)?;
-    let plug = Package::from_bytes("orderly-deny-adapter", None, DENY_ADAPTER.to_vec(), graph.types_mut())
-        .context("parsing the deny adapter")?;
+    let plug = Package::from_bytes(
+        "orderly-deny-adapter",
+        None,
+        DENY_ADAPTER.to_vec(),
+        graph.types_mut(),
+    )
+    .context("parsing the deny adapter")?;
     let plug = graph.register_package(plug)?;
 
     let socket_instance = graph.instantiate(socket);
@@ -70,7 +75,9 @@ pub fn apply_deny_adapter(component: &[u8], inherit: &InheritConfiguration) -> R
                 continue;
             }
             if let Some(socket_ty) = socket_imports.get(name)
-                && checker.is_subtype(*plug_ty, types, *socket_ty, types).is_ok()
+                && checker
+                    .is_subtype(*plug_ty, types, *socket_ty, types)
+                    .is_ok()
             {
                 wiring.push(name.clone());
             }
@@ -84,7 +91,11 @@ pub fn apply_deny_adapter(component: &[u8], inherit: &InheritConfiguration) -> R
         let export = graph.alias_instance_export(plug_instance, &name)?;
         graph.set_instantiation_argument(socket_instance, &name, export)?;
     }
-    let export_names: Vec<String> = graph.types()[graph[socket].ty()].exports.keys().cloned().collect();
+    let export_names: Vec<String> = graph.types()[graph[socket].ty()]
+        .exports
+        .keys()
+        .cloned()
+        .collect();
     for name in export_names {
         let export = graph.alias_instance_export(socket_instance, &name)?;
         graph.export(export, &name)?;
@@ -93,7 +104,10 @@ pub fn apply_deny_adapter(component: &[u8], inherit: &InheritConfiguration) -> R
 }
 
 /// Composes `layers` (outermost first, each with what it inherits) in front of `primary`.
-pub fn compose_middleware(primary: Vec<u8>, layers: &[(Vec<u8>, InheritConfiguration)]) -> Result<Vec<u8>> {
+pub fn compose_middleware(
+    primary: Vec<u8>,
+    layers: &[(Vec<u8>, InheritConfiguration)],
+) -> Result<Vec<u8>> {
     if layers.is_empty() {
         return Ok(primary);
     }
@@ -101,8 +115,13 @@ pub fn compose_middleware(primary: Vec<u8>, layers: &[(Vec<u8>, InheritConfigura
     let mut packages: Vec<PackageId> = Vec::with_capacity(layers.len() + 1);
     for (index, (bytes, inherit)) in layers.iter().enumerate() {
         let bytes = apply_deny_adapter(bytes, inherit)?;
-        let package = Package::from_bytes(&format!("middleware{index}"), None, bytes, graph.types_mut())
-            .context("parsing middleware component")?;
+        let package = Package::from_bytes(
+            &format!("middleware{index}"),
+            None,
+            bytes,
+            graph.types_mut(),
+        )
+        .context("parsing middleware component")?;
         packages.push(graph.register_package(package)?);
     }
     let package = Package::from_bytes("primary", None, primary, graph.types_mut())

@@ -65,7 +65,10 @@ type KvResult<T> = std::result::Result<T, String>;
 
 impl KvStores {
     /// Opens every configured store. `state_dir` holds the default SQLite file.
-    pub async fn open(config: &BTreeMap<String, KvStoreConfig>, state_dir: &std::path::Path) -> Result<Self> {
+    pub async fn open(
+        config: &BTreeMap<String, KvStoreConfig>,
+        state_dir: &std::path::Path,
+    ) -> Result<Self> {
         let mut stores = BTreeMap::new();
         for (label, cfg) in config {
             let backend = match cfg {
@@ -96,7 +99,9 @@ impl KvStores {
                         .with_context(|| format!("key-value store {label:?}: invalid redis url"))?;
                     let manager = redis::aio::ConnectionManager::new(client)
                         .await
-                        .with_context(|| format!("key-value store {label:?}: connecting to redis"))?;
+                        .with_context(|| {
+                            format!("key-value store {label:?}: connecting to redis")
+                        })?;
                     Backend::Redis(manager)
                 }
             };
@@ -122,7 +127,9 @@ impl SpinStore {
         let conn = conn.clone();
         let label = self.label.clone();
         tokio::task::spawn_blocking(move || {
-            let guard = conn.lock().map_err(|_| "key-value store lock poisoned".to_string())?;
+            let guard = conn
+                .lock()
+                .map_err(|_| "key-value store lock poisoned".to_string())?;
             f(&guard, &label).map_err(|e| e.to_string())
         })
         .await
@@ -139,10 +146,14 @@ impl SpinStore {
     /// `get`.
     pub async fn get(&self, key: String) -> KvResult<Option<Vec<u8>>> {
         if let Some(mut r) = self.redis() {
-            return r.get::<_, Option<Vec<u8>>>(key).await.map_err(|e| e.to_string());
+            return r
+                .get::<_, Option<Vec<u8>>>(key)
+                .await
+                .map_err(|e| e.to_string());
         }
         self.sqlite(move |c, store| {
-            let mut st = c.prepare_cached("SELECT value FROM spin_key_value WHERE store=?1 AND key=?2")?;
+            let mut st =
+                c.prepare_cached("SELECT value FROM spin_key_value WHERE store=?1 AND key=?2")?;
             let mut rows = st.query(rusqlite::params![store, key])?;
             match rows.next()? {
                 Some(row) => Ok(Some(row.get::<_, Vec<u8>>(0)?)),
@@ -155,7 +166,10 @@ impl SpinStore {
     /// `set`.
     pub async fn set(&self, key: String, value: Vec<u8>) -> KvResult<()> {
         if let Some(mut r) = self.redis() {
-            return r.set::<_, _, ()>(key, value).await.map_err(|e| e.to_string());
+            return r
+                .set::<_, _, ()>(key, value)
+                .await
+                .map_err(|e| e.to_string());
         }
         self.sqlite(move |c, store| {
             c.prepare_cached(
@@ -187,7 +201,8 @@ impl SpinStore {
             return r.exists::<_, bool>(key).await.map_err(|e| e.to_string());
         }
         self.sqlite(move |c, store| {
-            let mut st = c.prepare_cached("SELECT 1 FROM spin_key_value WHERE store=?1 AND key=?2")?;
+            let mut st =
+                c.prepare_cached("SELECT 1 FROM spin_key_value WHERE store=?1 AND key=?2")?;
             Ok(st.exists(rusqlite::params![store, key])?)
         })
         .await
@@ -202,7 +217,9 @@ impl SpinStore {
             while let Some(k) = iter.next().await {
                 bytes += k.len();
                 if bytes > MAX_RESULT_BYTES {
-                    return Err(format!("query result exceeds limit of {MAX_RESULT_BYTES} bytes"));
+                    return Err(format!(
+                        "query result exceeds limit of {MAX_RESULT_BYTES} bytes"
+                    ));
                 }
                 keys.push(k);
             }
@@ -219,7 +236,10 @@ impl SpinStore {
     /// Atomic add; a missing key counts as 0.
     pub async fn increment(&self, key: String, delta: i64) -> KvResult<i64> {
         if let Some(mut r) = self.redis() {
-            return r.incr::<_, _, i64>(key, delta).await.map_err(|e| e.to_string());
+            return r
+                .incr::<_, _, i64>(key, delta)
+                .await
+                .map_err(|e| e.to_string());
         }
         self.sqlite(move |c, store| {
             let tx = c.unchecked_transaction()?;
@@ -257,7 +277,12 @@ impl SpinStore {
     }
 
     /// Sets `key` to `value` only if it still holds `expected`. Returns whether it did.
-    pub async fn compare_and_swap(&self, key: String, expected: Option<Vec<u8>>, value: Vec<u8>) -> KvResult<bool> {
+    pub async fn compare_and_swap(
+        &self,
+        key: String,
+        expected: Option<Vec<u8>>,
+        value: Vec<u8>,
+    ) -> KvResult<bool> {
         if let Some(mut r) = self.redis() {
             // One round trip, atomic on the server: the optimistic CAS Spin builds from
             // WATCH/MULTI, without pinning a connection.
@@ -365,41 +390,69 @@ impl spin_kv::HostStore for KvState {
 }
 
 impl<T: Send> spin_kv::HostStoreWithStore<T> for KvData {
-    async fn open(accessor: &Accessor<T, Self>, label: String) -> Result<Resource<spin_kv::Store>, spin_kv::Error> {
+    async fn open(
+        accessor: &Accessor<T, Self>,
+        label: String,
+    ) -> Result<Resource<spin_kv::Store>, spin_kv::Error> {
         accessor.with(|mut access| {
             let state = access.get();
             let store = state.open(&label)?;
-            state
-                .table
-                .push(store)
-                .map_err(|e| other(e.to_string()))
+            state.table.push(store).map_err(|e| other(e.to_string()))
         })
     }
 
-    async fn get(accessor: &Accessor<T, Self>, this: Resource<spin_kv::Store>, key: String) -> Result<Option<Vec<u8>>, spin_kv::Error> {
-        let store = accessor.with(|mut a| a.get().store(this.rep())).map_err(other)?;
+    async fn get(
+        accessor: &Accessor<T, Self>,
+        this: Resource<spin_kv::Store>,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, spin_kv::Error> {
+        let store = accessor
+            .with(|mut a| a.get().store(this.rep()))
+            .map_err(other)?;
         store.get(key).await.map_err(other)
     }
 
-    async fn set(accessor: &Accessor<T, Self>, this: Resource<spin_kv::Store>, key: String, value: Vec<u8>) -> Result<(), spin_kv::Error> {
-        let store = accessor.with(|mut a| a.get().store(this.rep())).map_err(other)?;
+    async fn set(
+        accessor: &Accessor<T, Self>,
+        this: Resource<spin_kv::Store>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), spin_kv::Error> {
+        let store = accessor
+            .with(|mut a| a.get().store(this.rep()))
+            .map_err(other)?;
         store.set(key, value).await.map_err(other)
     }
 
-    async fn delete(accessor: &Accessor<T, Self>, this: Resource<spin_kv::Store>, key: String) -> Result<(), spin_kv::Error> {
-        let store = accessor.with(|mut a| a.get().store(this.rep())).map_err(other)?;
+    async fn delete(
+        accessor: &Accessor<T, Self>,
+        this: Resource<spin_kv::Store>,
+        key: String,
+    ) -> Result<(), spin_kv::Error> {
+        let store = accessor
+            .with(|mut a| a.get().store(this.rep()))
+            .map_err(other)?;
         store.delete(key).await.map_err(other)
     }
 
-    async fn exists(accessor: &Accessor<T, Self>, this: Resource<spin_kv::Store>, key: String) -> Result<bool, spin_kv::Error> {
-        let store = accessor.with(|mut a| a.get().store(this.rep())).map_err(other)?;
+    async fn exists(
+        accessor: &Accessor<T, Self>,
+        this: Resource<spin_kv::Store>,
+        key: String,
+    ) -> Result<bool, spin_kv::Error> {
+        let store = accessor
+            .with(|mut a| a.get().store(this.rep()))
+            .map_err(other)?;
         store.exists(key).await.map_err(other)
     }
 
     async fn get_keys(
         accessor: &Accessor<T, Self>,
         this: Resource<spin_kv::Store>,
-    ) -> wasmtime::Result<(StreamReader<String>, FutureReader<Result<(), spin_kv::Error>>)> {
+    ) -> wasmtime::Result<(
+        StreamReader<String>,
+        FutureReader<Result<(), spin_kv::Error>>,
+    )> {
         let store = accessor.with(|mut a| a.get().store(this.rep()));
         let (keys, result) = match store {
             Ok(store) => match store.keys().await {
@@ -410,7 +463,8 @@ impl<T: Send> spin_kv::HostStoreWithStore<T> for KvData {
         };
         accessor.with(|mut access| {
             let stream = StreamReader::new(&mut access, keys)?;
-            let future = FutureReader::new(&mut access, async move { Ok::<_, wasmtime::Error>(result) })?;
+            let future =
+                FutureReader::new(&mut access, async move { Ok::<_, wasmtime::Error>(result) })?;
             Ok((stream, future))
         })
     }
@@ -428,7 +482,10 @@ fn wasi_err(e: spin_kv::Error) -> wasi_kv::Error {
 }
 
 impl wasi_kv::Host for KvState {
-    async fn open(&mut self, identifier: String) -> Result<Resource<wasi_kv::Bucket>, wasi_kv::Error> {
+    async fn open(
+        &mut self,
+        identifier: String,
+    ) -> Result<Resource<wasi_kv::Bucket>, wasi_kv::Error> {
         let store = KvState::open(self, &identifier).map_err(wasi_err)?;
         self.table
             .push(store)
@@ -450,27 +507,66 @@ impl KvState {
 }
 
 impl wasi_kv::HostBucket for KvState {
-    async fn get(&mut self, this: Resource<wasi_kv::Bucket>, key: String) -> Result<Option<Vec<u8>>, wasi_kv::Error> {
-        self.bucket(&this)?.get(key).await.map_err(wasi_kv::Error::Other)
+    async fn get(
+        &mut self,
+        this: Resource<wasi_kv::Bucket>,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, wasi_kv::Error> {
+        self.bucket(&this)?
+            .get(key)
+            .await
+            .map_err(wasi_kv::Error::Other)
     }
 
-    async fn set(&mut self, this: Resource<wasi_kv::Bucket>, key: String, value: Vec<u8>) -> Result<(), wasi_kv::Error> {
-        self.bucket(&this)?.set(key, value).await.map_err(wasi_kv::Error::Other)
+    async fn set(
+        &mut self,
+        this: Resource<wasi_kv::Bucket>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), wasi_kv::Error> {
+        self.bucket(&this)?
+            .set(key, value)
+            .await
+            .map_err(wasi_kv::Error::Other)
     }
 
-    async fn delete(&mut self, this: Resource<wasi_kv::Bucket>, key: String) -> Result<(), wasi_kv::Error> {
-        self.bucket(&this)?.delete(key).await.map_err(wasi_kv::Error::Other)
+    async fn delete(
+        &mut self,
+        this: Resource<wasi_kv::Bucket>,
+        key: String,
+    ) -> Result<(), wasi_kv::Error> {
+        self.bucket(&this)?
+            .delete(key)
+            .await
+            .map_err(wasi_kv::Error::Other)
     }
 
-    async fn exists(&mut self, this: Resource<wasi_kv::Bucket>, key: String) -> Result<bool, wasi_kv::Error> {
-        self.bucket(&this)?.exists(key).await.map_err(wasi_kv::Error::Other)
+    async fn exists(
+        &mut self,
+        this: Resource<wasi_kv::Bucket>,
+        key: String,
+    ) -> Result<bool, wasi_kv::Error> {
+        self.bucket(&this)?
+            .exists(key)
+            .await
+            .map_err(wasi_kv::Error::Other)
     }
 
-    async fn list_keys(&mut self, this: Resource<wasi_kv::Bucket>, cursor: Option<String>) -> Result<wasi_kv::KeyResponse, wasi_kv::Error> {
+    async fn list_keys(
+        &mut self,
+        this: Resource<wasi_kv::Bucket>,
+        cursor: Option<String>,
+    ) -> Result<wasi_kv::KeyResponse, wasi_kv::Error> {
         if cursor.is_some() {
-            return Err(wasi_kv::Error::Other("list_keys: cursor not supported".into()));
+            return Err(wasi_kv::Error::Other(
+                "list_keys: cursor not supported".into(),
+            ));
         }
-        let keys = self.bucket(&this)?.keys().await.map_err(wasi_kv::Error::Other)?;
+        let keys = self
+            .bucket(&this)?
+            .keys()
+            .await
+            .map_err(wasi_kv::Error::Other)?;
         Ok(wasi_kv::KeyResponse { keys, cursor: None })
     }
 
@@ -481,16 +577,32 @@ impl wasi_kv::HostBucket for KvState {
 }
 
 impl atomics::Host for KvState {
-    async fn increment(&mut self, bucket: Resource<atomics::Bucket>, key: String, delta: i64) -> Result<i64, wasi_kv::Error> {
-        self.bucket(&bucket)?.increment(key, delta).await.map_err(wasi_kv::Error::Other)
+    async fn increment(
+        &mut self,
+        bucket: Resource<atomics::Bucket>,
+        key: String,
+        delta: i64,
+    ) -> Result<i64, wasi_kv::Error> {
+        self.bucket(&bucket)?
+            .increment(key, delta)
+            .await
+            .map_err(wasi_kv::Error::Other)
     }
 
-    async fn swap(&mut self, cas: Resource<atomics::Cas>, value: Vec<u8>) -> Result<(), atomics::CasError> {
+    async fn swap(
+        &mut self,
+        cas: Resource<atomics::Cas>,
+        value: Vec<u8>,
+    ) -> Result<(), atomics::CasError> {
         let handle = self
             .table
             .delete(cas)
             .map_err(|e| atomics::CasError::StoreError(wasi_kv::Error::Other(e.to_string())))?;
-        let CasHandle { store, key, current } = handle;
+        let CasHandle {
+            store,
+            key,
+            current,
+        } = handle;
         let ok = store
             .compare_and_swap(key.clone(), current, value)
             .await
@@ -517,15 +629,29 @@ impl atomics::Host for KvState {
 }
 
 impl atomics::HostCas for KvState {
-    async fn new(&mut self, bucket: Resource<atomics::Bucket>, key: String) -> Result<Resource<atomics::Cas>, wasi_kv::Error> {
+    async fn new(
+        &mut self,
+        bucket: Resource<atomics::Bucket>,
+        key: String,
+    ) -> Result<Resource<atomics::Cas>, wasi_kv::Error> {
         let store = self.bucket(&bucket)?;
-        let current = store.get(key.clone()).await.map_err(wasi_kv::Error::Other)?;
+        let current = store
+            .get(key.clone())
+            .await
+            .map_err(wasi_kv::Error::Other)?;
         self.table
-            .push(CasHandle { store, key, current })
+            .push(CasHandle {
+                store,
+                key,
+                current,
+            })
             .map_err(|e| wasi_kv::Error::Other(e.to_string()))
     }
 
-    async fn current(&mut self, this: Resource<atomics::Cas>) -> Result<Option<Vec<u8>>, wasi_kv::Error> {
+    async fn current(
+        &mut self,
+        this: Resource<atomics::Cas>,
+    ) -> Result<Option<Vec<u8>>, wasi_kv::Error> {
         self.table
             .get(&this)
             .map(|c| c.current.clone())
@@ -539,7 +665,11 @@ impl atomics::HostCas for KvState {
 }
 
 impl batch::Host for KvState {
-    async fn get_many(&mut self, bucket: Resource<batch::Bucket>, keys: Vec<String>) -> Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error> {
+    async fn get_many(
+        &mut self,
+        bucket: Resource<batch::Bucket>,
+        keys: Vec<String>,
+    ) -> Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error> {
         let store = self.bucket(&bucket)?;
         let mut out = Vec::with_capacity(keys.len());
         for k in keys {
@@ -549,7 +679,11 @@ impl batch::Host for KvState {
         Ok(out)
     }
 
-    async fn set_many(&mut self, bucket: Resource<batch::Bucket>, key_values: Vec<(String, Vec<u8>)>) -> Result<(), wasi_kv::Error> {
+    async fn set_many(
+        &mut self,
+        bucket: Resource<batch::Bucket>,
+        key_values: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), wasi_kv::Error> {
         let store = self.bucket(&bucket)?;
         for (k, v) in key_values {
             store.set(k, v).await.map_err(wasi_kv::Error::Other)?;
@@ -557,7 +691,11 @@ impl batch::Host for KvState {
         Ok(())
     }
 
-    async fn delete_many(&mut self, bucket: Resource<batch::Bucket>, keys: Vec<String>) -> Result<(), wasi_kv::Error> {
+    async fn delete_many(
+        &mut self,
+        bucket: Resource<batch::Bucket>,
+        keys: Vec<String>,
+    ) -> Result<(), wasi_kv::Error> {
         let store = self.bucket(&bucket)?;
         for k in keys {
             store.delete(k).await.map_err(wasi_kv::Error::Other)?;

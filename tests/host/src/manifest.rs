@@ -301,7 +301,9 @@ fn parse_http_trigger(table: &toml::Table, index: usize) -> Result<HttpTrigger> 
     };
     let component = match table.get("component") {
         Some(toml::Value::String(id)) => id.clone(),
-        Some(_) => bail!("inline components are not supported by this host; name a [component.<id>]"),
+        Some(_) => {
+            bail!("inline components are not supported by this host; name a [component.<id>]")
+        }
         None => bail!("missing `component`"),
     };
     if let Some(executor) = table.get("executor") {

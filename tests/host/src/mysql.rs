@@ -78,7 +78,11 @@ fn build_opts(address: &str) -> Result<Opts, mysql_async::Error> {
         cleaned.query_pairs_mut().extend_pairs(keep);
     }
     Ok(OptsBuilder::from_opts(Opts::from_url(cleaned.as_str())?)
-        .ssl_opts(if use_ssl { Some(SslOpts::default()) } else { None })
+        .ssl_opts(if use_ssl {
+            Some(SslOpts::default())
+        } else {
+            None
+        })
         .into())
 }
 
@@ -200,7 +204,10 @@ type QueryTuple = (
 );
 
 impl<T: Send> v3::HostConnectionWithStore<T> for MysqlData {
-    async fn open(accessor: &Accessor<T, Self>, address: String) -> Result<Resource<v3::Connection>, v3::Error> {
+    async fn open(
+        accessor: &Accessor<T, Self>,
+        address: String,
+    ) -> Result<Resource<v3::Connection>, v3::Error> {
         let (allowed, permits) = accessor.with(|mut a| {
             let s = a.get();
             (s.allowed.clone(), s.permits.clone())
@@ -292,7 +299,9 @@ impl<T: Send> v3::HostConnectionWithStore<T> for MysqlData {
                 {
                     let mut out = Vec::with_capacity(columns.len());
                     for (i, col) in columns.iter().enumerate() {
-                        let v = row.take::<mysql_async::Value, _>(i).unwrap_or(mysql_async::Value::NULL);
+                        let v = row
+                            .take::<mysql_async::Value, _>(i)
+                            .unwrap_or(mysql_async::Value::NULL);
                         let v = convert_value(v, col)?;
                         bytes += value_size(&v);
                         out.push(v);
@@ -319,9 +328,11 @@ impl<T: Send> v3::HostConnectionWithStore<T> for MysqlData {
                 wasmtime::Result::Ok((
                     StreamReader::new(&mut a, crate::streams::StreamOf::new(rows))?,
                     FutureReader::new(&mut a, async move {
-                        Ok::<_, wasmtime::Error>(done_rx.await.unwrap_or(Err(v3::Error::Other(
-                            "query task ended".into(),
-                        ))))
+                        Ok::<_, wasmtime::Error>(
+                            done_rx
+                                .await
+                                .unwrap_or(Err(v3::Error::Other("query task ended".into()))),
+                        )
                     })?,
                 ))
             })

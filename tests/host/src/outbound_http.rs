@@ -20,7 +20,9 @@ pub trait Chain: Send + Sync {
         &self,
         component_id: String,
         request: http::Request<WasiBody>,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Option<Result<http::Response<WasiBody>, HttpError>>> + Send>>;
+    ) -> std::pin::Pin<
+        Box<dyn Future<Output = Option<Result<http::Response<WasiBody>, HttpError>>> + Send>,
+    >;
 }
 
 /// Outbound HTTP policy of one instance.
@@ -32,8 +34,15 @@ pub struct OutboundHttp {
 }
 
 type SendFuture = Box<
-    dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>), HttpError>>
-        + Send,
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                ),
+                HttpError,
+            >,
+        > + Send,
 >;
 
 impl WasiHttpHooks for OutboundHttp {
@@ -47,7 +56,10 @@ impl WasiHttpHooks for OutboundHttp {
         let uri = request.uri().clone();
         let scheme = uri.scheme_str().unwrap_or("http").to_ascii_lowercase();
         let host = uri.host().unwrap_or("").to_ascii_lowercase();
-        let port = uri.port_u16().or_else(|| default_port(&scheme)).unwrap_or(0);
+        let port = uri
+            .port_u16()
+            .or_else(|| default_port(&scheme))
+            .unwrap_or(0);
 
         if let Some(component) = host.strip_suffix(".spin.internal") {
             let component = component.to_string();
@@ -57,9 +69,14 @@ impl WasiHttpHooks for OutboundHttp {
                 if !allowed {
                     return Err(HttpError::HttpRequestDenied);
                 }
-                let chain = chain.ok_or(HttpError::InternalError(Some("app is shutting down".into())))?;
+                let chain = chain.ok_or(HttpError::InternalError(Some(
+                    "app is shutting down".into(),
+                )))?;
                 match chain.dispatch(component, request).await {
-                    Some(Ok(resp)) => Ok((resp, Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>)),
+                    Some(Ok(resp)) => Ok((
+                        resp,
+                        Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
+                    )),
                     Some(Err(e)) => Err(e),
                     None => Err(HttpError::DestinationNotFound),
                 }

@@ -35,7 +35,9 @@ pub struct RouteMatch {
 impl RouteMatch {
     /// `spin-component-route`: the raw route without its `/...` suffix.
     pub fn component_route(&self) -> &str {
-        self.raw_route.strip_suffix("/...").unwrap_or(&self.raw_route)
+        self.raw_route
+            .strip_suffix("/...")
+            .unwrap_or(&self.raw_route)
     }
 }
 
@@ -135,9 +137,15 @@ mod indexmap_like {
 }
 
 /// Unused import guard.
-#[allow(dead_code, reason = "kept for symmetry with Spin's named_wildcards map")]
+#[allow(
+    dead_code,
+    reason = "kept for symmetry with Spin's named_wildcards map"
+)]
 fn _named(m: &RouteMatch) -> HashMap<&str, &str> {
-    m.params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    m.params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -86,7 +86,8 @@ impl RuntimeConfig {
                         let ty = p.get("type").and_then(toml::Value::as_str).unwrap_or("");
                         match ty {
                             "env" => {
-                                if let Some(prefix) = p.get("prefix").and_then(toml::Value::as_str) {
+                                if let Some(prefix) = p.get("prefix").and_then(toml::Value::as_str)
+                                {
                                     config.env_prefix = prefix.to_string();
                                 }
                             }
@@ -180,7 +181,10 @@ mod tests {
 
     #[test]
     fn unknown_store_type_is_refused() {
-        assert!(RuntimeConfig::parse("[key_value_store.x]\ntype = \"cosmos?\"\n", Path::new(".")).is_err());
+        assert!(
+            RuntimeConfig::parse("[key_value_store.x]\ntype = \"cosmos?\"\n", Path::new("."))
+                .is_err()
+        );
     }
 
     #[test]

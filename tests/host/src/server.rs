@@ -101,7 +101,12 @@ fn set(headers: &mut http::HeaderMap, name: &str, value: &str) {
 
 /// Adds the `spin-*` headers (Spin: `crates/trigger-http/src/headers.rs`
 /// `compute_default_headers`, names lower-cased with `-`).
-fn add_spin_headers(req: &mut Request<Incoming>, m: &RouteMatch, full_url: &str, client: SocketAddr) {
+fn add_spin_headers(
+    req: &mut Request<Incoming>,
+    m: &RouteMatch,
+    full_url: &str,
+    client: SocketAddr,
+) {
     let headers = req.headers_mut();
     set(headers, "spin-path-info", &m.path_info);
     set(headers, "spin-full-url", full_url);
@@ -111,11 +116,20 @@ fn add_spin_headers(req: &mut Request<Incoming>, m: &RouteMatch, full_url: &str,
     set(headers, "spin-component-route", m.component_route());
     set(headers, "spin-client-addr", &client.to_string());
     for (name, value) in &m.params {
-        set(headers, &format!("spin-path-match-{}", name.to_ascii_lowercase()), value);
+        set(
+            headers,
+            &format!("spin-path-match-{}", name.to_ascii_lowercase()),
+            value,
+        );
     }
 }
 
-async fn handle(app: Arc<App>, mut req: Request<Incoming>, local: SocketAddr, client: SocketAddr) -> Response<Body> {
+async fn handle(
+    app: Arc<App>,
+    mut req: Request<Incoming>,
+    local: SocketAddr,
+    client: SocketAddr,
+) -> Response<Body> {
     let path = req.uri().path().to_string();
     let Some(m) = app.router.route(&path) else {
         return empty(StatusCode::NOT_FOUND);
@@ -142,10 +156,7 @@ async fn handle(app: Arc<App>, mut req: Request<Incoming>, local: SocketAddr, cl
     }
     req.headers_mut().remove(http::header::CONNECTION);
     add_spin_headers(&mut req, &m, &full_url, client);
-    let req = req.map(|b| {
-        b.map_err(wasmtime_wasi_http::Error::Hyper)
-            .boxed_unsync()
-    });
+    let req = req.map(|b| b.map_err(wasmtime_wasi_http::Error::Hyper).boxed_unsync());
     match handler.handle((), req).await {
         Ok(resp) => resp.map(|b| b.map_err(|e| Box::new(e) as BoxError).boxed_unsync()),
         Err(e) => {

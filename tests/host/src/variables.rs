@@ -84,16 +84,23 @@ impl Resolver {
     /// Builds the resolver. `env` is the process environment (the `env` provider reads
     /// `SPIN_VARIABLE_<UPPER_NAME>`). Fails like `spin up` when a required variable has no
     /// value: `no provider resolved required variable(s): [Key("secret_key")]`.
-    pub fn new(manifest: &AppManifest, env: &HashMap<String, String>, prefix: &str) -> Result<Self> {
+    pub fn new(
+        manifest: &AppManifest,
+        env: &HashMap<String, String>,
+        prefix: &str,
+    ) -> Result<Self> {
         let mut app_values = HashMap::new();
         let mut secret = BTreeMap::new();
         let mut missing = Vec::new();
-        for (name, Variable {
-            required,
-            default,
-            secret: is_secret,
-            ..
-        }) in &manifest.variables
+        for (
+            name,
+            Variable {
+                required,
+                default,
+                secret: is_secret,
+                ..
+            },
+        ) in &manifest.variables
         {
             secret.insert(name.clone(), *is_secret);
             let env_key = format!("{prefix}_{}", name.to_ascii_uppercase());
@@ -157,9 +164,14 @@ impl Resolver {
     }
 
     /// Resolves a component variable, with Spin's errors.
-    pub fn resolve(&self, component_id: &str, name: &str) -> std::result::Result<String, v3::Error> {
+    pub fn resolve(
+        &self,
+        component_id: &str,
+        name: &str,
+    ) -> std::result::Result<String, v3::Error> {
         validate_name(name).map_err(v3::Error::InvalidName)?;
-        let undefined = || v3::Error::Undefined(format!("no variable for {component_id:?}.{name:?}"));
+        let undefined =
+            || v3::Error::Undefined(format!("no variable for {component_id:?}.{name:?}"));
         let parts = self
             .components
             .get(component_id)
@@ -284,7 +296,10 @@ key = "{{secret_key}}"
     fn env_provider_and_templates_resolve() -> Result<()> {
         let env = HashMap::from([("SPIN_VARIABLE_SECRET_KEY".to_string(), "s3".to_string())]);
         let r = Resolver::new(&manifest()?, &env, "SPIN_VARIABLE")?;
-        assert_eq!(r.resolve("probe", "message").ok().as_deref(), Some("hello, world"));
+        assert_eq!(
+            r.resolve("probe", "message").ok().as_deref(),
+            Some("hello, world")
+        );
         assert_eq!(r.resolve("probe", "key").ok().as_deref(), Some("s3"));
         Ok(())
     }
