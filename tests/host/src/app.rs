@@ -120,12 +120,7 @@ impl Chain for AppChain {
         &self,
         component_id: String,
         request: http::Request<WasiBody>,
-    ) -> Pin<
-        Box<
-            dyn Future<Output = Option<Result<http::Response<WasiBody>, wasmtime_wasi_http::Error>>>
-                + Send,
-        >,
-    > {
+    ) -> crate::outbound_http::ChainFuture {
         let app = self.0.upgrade();
         Box::pin(async move {
             let app = app?;

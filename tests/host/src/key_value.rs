@@ -203,7 +203,7 @@ impl SpinStore {
         self.sqlite(move |c, store| {
             let mut st =
                 c.prepare_cached("SELECT 1 FROM spin_key_value WHERE store=?1 AND key=?2")?;
-            Ok(st.exists(rusqlite::params![store, key])?)
+            st.exists(rusqlite::params![store, key])
         })
         .await
     }

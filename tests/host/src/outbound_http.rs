@@ -13,16 +13,15 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 
 use crate::allowed_hosts::{AllowedHosts, default_port};
 
+/// The future a [`Chain`] returns: `None` when no component has that id.
+pub type ChainFuture = std::pin::Pin<
+    Box<dyn Future<Output = Option<Result<http::Response<WasiBody>, HttpError>>> + Send>,
+>;
+
 /// Dispatches a chained request to a component of this app.
 pub trait Chain: Send + Sync {
     /// Handles `request` with component `component_id`, or `None` if there is no such component.
-    fn dispatch(
-        &self,
-        component_id: String,
-        request: http::Request<WasiBody>,
-    ) -> std::pin::Pin<
-        Box<dyn Future<Output = Option<Result<http::Response<WasiBody>, HttpError>>> + Send>,
-    >;
+    fn dispatch(&self, component_id: String, request: http::Request<WasiBody>) -> ChainFuture;
 }
 
 /// Outbound HTTP policy of one instance.

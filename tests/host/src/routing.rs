@@ -2,8 +2,6 @@
 //! `routefinder` crate (`/...` becomes `/*`), which picks the best match: exact routes
 //! before `:param` routes before wildcards, longest first.
 
-use std::collections::HashMap;
-
 use anyhow::{Result, anyhow};
 
 #[derive(Debug, Clone)]
@@ -134,18 +132,6 @@ mod indexmap_like {
                 .filter_map(move |k| values.remove(&k).map(|v| (k, v)))
         }
     }
-}
-
-/// Unused import guard.
-#[allow(
-    dead_code,
-    reason = "kept for symmetry with Spin's named_wildcards map"
-)]
-fn _named(m: &RouteMatch) -> HashMap<&str, &str> {
-    m.params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
 }
 
 #[cfg(test)]

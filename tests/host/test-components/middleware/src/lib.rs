@@ -49,7 +49,8 @@ async fn handle(req: Request) -> impl IntoResponse {
         probes.push(("x-probe-mysql", db));
     }
     let mut resp = spin_sdk::http::next(req).await?;
-    resp.headers_mut().insert("x-mw-seen", HeaderValue::from_static("1"));
+    resp.headers_mut()
+        .insert("x-mw-seen", HeaderValue::from_static("1"));
     for (name, value) in probes {
         resp.headers_mut().insert(name, header(&value));
     }

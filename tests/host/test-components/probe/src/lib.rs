@@ -80,7 +80,10 @@ async fn handle(req: Request) -> impl IntoResponse {
             lines.push(format!("method: {}", req.method()));
             text(200, lines.join("\n"))
         }
-        "counter" => text(200, (COUNTER.fetch_add(1, Ordering::SeqCst) + 1).to_string()),
+        "counter" => text(
+            200,
+            (COUNTER.fetch_add(1, Ordering::SeqCst) + 1).to_string(),
+        ),
         "panic" => {
             #[allow(clippy::panic, reason = "this endpoint exists to trap the guest")]
             {
@@ -93,7 +96,9 @@ async fn handle(req: Request) -> impl IntoResponse {
             text(200, "printed".into())
         }
         "sleep" => {
-            let ms: u64 = query(&req, "ms").and_then(|v| v.parse().ok()).unwrap_or(100);
+            let ms: u64 = query(&req, "ms")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(100);
             let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
             // Busy-free wait through the host clock: yield via a zero-length KV call is
             // overkill; a monotonic wait is enough for concurrency tests.
@@ -149,10 +154,19 @@ async fn kv(req: &Request) -> Response<String> {
     match action.as_str() {
         "set" => {
             let value = query(req, "value").unwrap_or_default();
-            text(200, format!("{:?}", store.set(&key, value.as_bytes()).await))
+            text(
+                200,
+                format!("{:?}", store.set(&key, value.as_bytes()).await),
+            )
         }
         "get" => match store.get(&key).await {
-            Ok(v) => text(200, format!("Ok({:?})", v.map(|b| String::from_utf8_lossy(&b).into_owned()))),
+            Ok(v) => text(
+                200,
+                format!(
+                    "Ok({:?})",
+                    v.map(|b| String::from_utf8_lossy(&b).into_owned())
+                ),
+            ),
             Err(e) => text(200, format!("Err({e:?})")),
         },
         "delete" => text(200, format!("{:?}", store.delete(&key).await)),
@@ -169,7 +183,9 @@ async fn kv(req: &Request) -> Response<String> {
         }
         "increment" => {
             use spin_sdk::experimental::wasi::keyvalue::{atomics, store};
-            let delta: i64 = query(req, "delta").and_then(|d| d.parse().ok()).unwrap_or(1);
+            let delta: i64 = query(req, "delta")
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(1);
             match store::open(&label) {
                 Ok(bucket) => match atomics::increment(&bucket, &key, delta) {
                     Ok(v) => text(200, format!("Ok({v})")),
