@@ -634,6 +634,32 @@ async fn concurrent_requests_are_all_served() {
     }
 }
 
+/// Spin: `HttpWorkerState::should_accept_request` — one instance takes at most 16 requests at
+/// once; more concurrent requests start further instances.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_instance_takes_at_most_16_concurrent_requests() {
+    let app = Arc::new(start().await);
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            app.text("/hello/sleep-count?ms=500")
+                .await
+                .parse::<u32>()
+                .unwrap()
+        }));
+    }
+    let mut seen = Vec::new();
+    for t in tasks {
+        seen.push(t.await.unwrap());
+    }
+    assert!(
+        seen.iter().all(|n| *n <= 16),
+        "an instance took more than 16: {seen:?}"
+    );
+    assert!(seen.iter().filter(|n| **n == 1).count() >= 2, "{seen:?}");
+}
+
 /// Guest output goes to `.spin/logs/<component>_stdout.txt` / `_stderr.txt` (`spin-observed.md`).
 #[tokio::test(flavor = "multi_thread")]
 async fn guest_stdout_and_stderr_are_logged_per_component() {

@@ -95,6 +95,16 @@ async fn handle(req: Request) -> impl IntoResponse {
             eprintln!("probe stderr line");
             text(200, "printed".into())
         }
+        "sleep-count" => {
+            // Counts requests in this instance, then holds the request open, so concurrent
+            // callers reveal how many requests one instance takes at once.
+            let n = COUNTER.fetch_add(1, Ordering::SeqCst) + 1;
+            let ms: u64 = query(&req, "ms")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(300);
+            spin_sdk::wasip3::clocks::monotonic_clock::wait_for(ms * 1_000_000).await;
+            text(200, n.to_string())
+        }
         "sleep" => {
             let ms: u64 = query(&req, "ms")
                 .and_then(|v| v.parse().ok())
