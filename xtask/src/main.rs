@@ -1,0 +1,131 @@
+//! `cargo xtask <command>` — the project's commands, in plain Rust (std + anyhow).
+//!
+//! - `up`: build the components, make sure MariaDB and Redis are up, migrate, provision
+//!   the component accounts, seed, and serve on `127.0.0.1:3000` with `spin` if it is
+//!   installed, else with the bundled host (`tests/host`).
+//! - `test`: the one command that runs every test (what `.ci/run` calls).
+//! - `migrate`: migrate and provision accounts only.
+//! - `db [start|status|stop|shell]`: the development database.
+//!
+//! Environment: `ORDERLY_DB_ADMIN_URL` (default `mysql://root@127.0.0.1:3306`),
+//! `ORDERLY_DB_NAME` (default `orderly`), `ORDERLY_LISTEN` (default `127.0.0.1:3000`).
+
+#![forbid(unsafe_code)]
+
+mod database;
+mod process;
+mod services;
+mod workspace;
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  up                         build, start MariaDB/Redis, migrate, seed, serve on $ORDERLY_LISTEN (127.0.0.1:3000)
+  test [-- <test args>]      build every wasm component and run every test
+  migrate                    apply migrations and provision component accounts
+  db [start|status|stop|shell]  manage the development MariaDB";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let (command, rest) = match args.split_first() {
+        Some((command, rest)) => (command.as_str(), rest),
+        None => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+    };
+    match command {
+        "up" => up(),
+        "test" => test(rest),
+        "migrate" => {
+            let db = database::Settings::from_env()?;
+            database::ensure_running(&db)?;
+            database::migrate_and_provision(&db)?;
+            Ok(())
+        }
+        "db" => database::command(rest),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command {other:?}\n\n{USAGE}"),
+    }
+}
+
+/// Build, start dependencies, migrate, seed, serve.
+fn up() -> Result<()> {
+    let root = workspace::root();
+    workspace::ensure_wasm_target()?;
+    workspace::build_wasm(&workspace::cdylib_packages(&root.join("components"))?)?;
+
+    let db = database::Settings::from_env()?;
+    database::ensure_running(&db)?;
+    services::ensure_redis()?;
+    let credentials = database::migrate_and_provision(&db)?;
+    seed(&db)?;
+
+    let listen = std::env::var("ORDERLY_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    let variables = database::spin_variables(&db, &credentials);
+    services::serve(&root, &listen, &variables)
+}
+
+/// Seed data for development. Nothing yet: the identity issue adds a demo OAuth client
+/// and user here (through the identity component's own code paths, never fake rows).
+fn seed(_db: &database::Settings) -> Result<()> {
+    println!("seed: nothing to seed yet");
+    Ok(())
+}
+
+/// Every test: wasm components built first, then the whole workspace.
+fn test(extra: &[String]) -> Result<()> {
+    let root = workspace::root();
+    workspace::ensure_wasm_target()?;
+    let db = database::Settings::from_env()?;
+    database::ensure_running(&db)?;
+    services::ensure_redis()?;
+
+    let mut packages = workspace::cdylib_packages(&root.join("components"))?;
+    packages.extend(workspace::cdylib_packages(
+        &root.join("tests/host/test-components"),
+    )?);
+    workspace::build_wasm(&packages)?;
+
+    // The end-to-end tests read the health account's URL from here unless it is set.
+    let credentials = database::migrate_and_provision(&db)?;
+    let mut env = Vec::new();
+    if std::env::var_os("ORDERLY_TEST_HEALTH_DB_URL").is_none() {
+        env.push((
+            "ORDERLY_TEST_HEALTH_DB_URL".to_owned(),
+            db.component_url("health", &credentials)?,
+        ));
+    }
+    env.push(("ORDERLY_DB_ADMIN_URL".to_owned(), db.admin_url.clone()));
+
+    let extra = extra.strip_prefix(&["--".to_owned()]).unwrap_or(extra);
+    if process::succeeds("cargo", &["nextest", "--version"]) {
+        let mut args = vec!["nextest", "run", "--workspace", "--no-fail-fast"];
+        args.extend(extra.iter().map(String::as_str));
+        process::run_with_env("cargo", &args, &env)?;
+        // nextest does not run doctests.
+        process::run_with_env("cargo", &["test", "--workspace", "--doc"], &env)
+    } else {
+        println!("cargo-nextest not found; using cargo test");
+        let mut args = vec!["test", "--workspace", "--no-fail-fast"];
+        args.extend(extra.iter().map(String::as_str));
+        process::run_with_env("cargo", &args, &env)
+    }
+}
