@@ -61,6 +61,13 @@ struct CheckView {
     duration_ms: f64,
 }
 
+/// The 200 body of `/ready`.
+#[derive(Debug, Serialize)]
+struct ReadyView {
+    status: &'static str,
+    checks: Vec<CheckView>,
+}
+
 fn check_views(readiness: &Readiness) -> Vec<CheckView> {
     readiness
         .checks
@@ -79,7 +86,13 @@ async fn readiness<D: Dependencies>(deps: &D, context: &RequestContext) -> Handl
     let readiness = check_readiness(deps, &probe_key).await;
     let checks = check_views(&readiness);
     if readiness.is_ready() {
-        return json_response(StatusCode::OK, &json!({ "status": "ok", "checks": checks }));
+        return json_response(
+            StatusCode::OK,
+            &ReadyView {
+                status: "ok",
+                checks,
+            },
+        );
     }
     let checks = serde_json::to_value(&checks).map_err(ApiError::internal)?;
     let mut response = context

@@ -5,7 +5,7 @@ use std::time::Duration;
 use spin_sdk::key_value::Store;
 use spin_sdk::mysql::{Connection, DbValue};
 
-use crate::service::{Dependencies, ProbeError, ProbeFailure};
+use crate::service::{Dependencies, ProbeError, ProbeFailure, summarise_error};
 
 /// The component variable holding the MariaDB URL (mapped from the application
 /// variable `health_db_url` in `spin.toml`). It contains a password: never log it
@@ -25,21 +25,34 @@ impl Dependencies for SpinDependencies {
             .map_err(|e| {
                 ProbeError::new(
                     ProbeFailure::NotConfigured,
-                    format!("variable {DB_URL_VARIABLE}: {e:?}"),
+                    format!("variable {DB_URL_VARIABLE}: {e}"),
                 )
             })?;
         // Spin's error text repeats the URL with its password; the edge redacts the
         // log line and the cause never reaches the response.
-        let connection = Connection::open(url)
-            .await
-            .map_err(|e| ProbeError::new(ProbeFailure::Unreachable, format!("open: {e:?}")))?;
+        let connection = Connection::open(url).await.map_err(|e| {
+            ProbeError::new(
+                ProbeFailure::Unreachable,
+                format!("open: {}", summarise_error(&e.to_string())),
+            )
+        })?;
         let rows = connection
             .query(PROBE_QUERY, Vec::new())
             .await
-            .map_err(|e| ProbeError::new(ProbeFailure::Unreachable, format!("query: {e:?}")))?
+            .map_err(|e| {
+                ProbeError::new(
+                    ProbeFailure::Unreachable,
+                    format!("query: {}", summarise_error(&e.to_string())),
+                )
+            })?
             .collect()
             .await
-            .map_err(|e| ProbeError::new(ProbeFailure::Unreachable, format!("rows: {e:?}")))?;
+            .map_err(|e| {
+                ProbeError::new(
+                    ProbeFailure::Unreachable,
+                    format!("rows: {}", summarise_error(&e.to_string())),
+                )
+            })?;
         match rows.first().map(|row| &row[0]) {
             Some(DbValue::Int64(1) | DbValue::Int32(1) | DbValue::Uint64(1) | DbValue::Int8(1)) => {
                 Ok(())
@@ -53,7 +66,10 @@ impl Dependencies for SpinDependencies {
 
     async fn key_value(&self, label: &str, key: &str) -> Result<(), ProbeError> {
         let fail = |step: &str, e: spin_sdk::key_value::Error| {
-            ProbeError::new(ProbeFailure::Unreachable, format!("{step}: {e:?}"))
+            ProbeError::new(
+                ProbeFailure::Unreachable,
+                format!("{step}: {}", summarise_error(&e.to_string())),
+            )
         };
         let store = Store::open(label).await.map_err(|e| fail("open", e))?;
         let value = key.as_bytes();

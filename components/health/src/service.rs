@@ -65,6 +65,22 @@ impl ProbeError {
     }
 }
 
+/// The part of a platform error worth logging: the text before the first blank line
+/// (real or escaped, as the WIT error's Display quotes it) or `Stack backtrace:`
+/// (Spin's MySQL errors append a host backtrace).
+pub fn summarise_error(text: &str) -> &str {
+    let end = [
+        text.find("\n\n"),
+        text.find("\\n\\n"),
+        text.find("Stack backtrace:"),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(text.len());
+    text[..end].trim_end()
+}
+
 /// The dependencies `/ready` checks.
 #[allow(
     async_fn_in_trait,
@@ -203,6 +219,21 @@ mod tests {
     use super::fakes::FakeDependencies;
     use super::*;
     use futures::executor::block_on;
+
+    #[test]
+    fn platform_errors_lose_their_backtrace() {
+        let text = "Input/output error: Connection refused (os error 111)\n\nCaused by:\n    0: x\n\nStack backtrace:\n   0: from<mysql_async>";
+        assert_eq!(
+            summarise_error(text),
+            "Input/output error: Connection refused (os error 111)"
+        );
+        assert_eq!(summarise_error("plain"), "plain");
+        assert_eq!(summarise_error("a Stack backtrace: b"), "a");
+        assert_eq!(
+            summarise_error(r#"Failed("refused\n\nCaused by")"#),
+            r#"Failed("refused"#
+        );
+    }
 
     #[test]
     fn all_dependencies_up_is_ready_with_a_timing_per_check() {

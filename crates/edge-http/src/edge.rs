@@ -30,6 +30,10 @@ pub const CLIENT_ID_HEADER: HeaderName = HeaderName::from_static("x-orderly-clie
 /// Prefixes of request headers only our own middleware may set.
 pub const DEFAULT_INTERNAL_HEADER_PREFIXES: &[&str] = &["x-orderly-"];
 
+/// The longest internal cause written to a log line, in bytes; longer ones are cut
+/// (host errors can carry whole backtraces).
+pub const MAX_LOG_ERROR_BYTES: usize = 2048;
+
 /// Body cap when a component names none: 64 KiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -293,9 +297,22 @@ where
         trace_id: context.trace.trace_id().to_string(),
         span_id: context.trace.parent_id().to_string(),
         client_id,
-        error: cause.map(|c| redact(&c)),
+        error: cause.map(|c| truncate(redact(&c), MAX_LOG_ERROR_BYTES)),
     };
     Handled { response, log }
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary, marking the cut with `…`.
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
 }
 
 fn strip_internal_headers(headers: &mut HeaderMap, prefixes: &[&str]) {
@@ -680,6 +697,18 @@ mod tests {
         ] {
             assert!(parsed.get(field).is_some(), "{field} missing from {line}");
         }
+    }
+
+    #[test]
+    fn a_huge_cause_is_cut_to_a_bounded_log_field() {
+        let handled = block_on(handle(
+            &EDGE,
+            request(Method::GET, "/", &[], b""),
+            |_, _| async { Err(ApiError::internal("é".repeat(5000))) },
+        ));
+        let error = handled.log.error.unwrap();
+        assert!(error.len() <= MAX_LOG_ERROR_BYTES + '…'.len_utf8());
+        assert!(error.ends_with('…'));
     }
 
     #[test]
