@@ -116,6 +116,33 @@ impl KvStores {
     }
 }
 
+fn sqlite_read(
+    c: &rusqlite::Connection,
+    store: &str,
+    key: &str,
+) -> rusqlite::Result<Option<Vec<u8>>> {
+    let mut st = c.prepare_cached("SELECT value FROM spin_key_value WHERE store=?1 AND key=?2")?;
+    let mut rows = st.query(rusqlite::params![store, key])?;
+    match rows.next()? {
+        Some(row) => Ok(Some(row.get::<_, Vec<u8>>(0)?)),
+        None => Ok(None),
+    }
+}
+
+fn sqlite_write(
+    c: &rusqlite::Connection,
+    store: &str,
+    key: &str,
+    value: &[u8],
+) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+         ON CONFLICT(store, key) DO UPDATE SET value=excluded.value",
+    )?
+    .execute(rusqlite::params![store, key, value])?;
+    Ok(())
+}
+
 impl SpinStore {
     async fn sqlite<T: Send + 'static>(
         &self,
@@ -172,11 +199,7 @@ impl SpinStore {
                 .map_err(|e| e.to_string());
         }
         self.sqlite(move |c, store| {
-            c.prepare_cached(
-                "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(store, key) DO UPDATE SET value=excluded.value",
-            )?
-            .execute(rusqlite::params![store, key, value])?;
+            sqlite_write(c, store, &key, &value)?;
             Ok(())
         })
         .await
@@ -243,14 +266,7 @@ impl SpinStore {
         }
         self.sqlite(move |c, store| {
             let tx = c.unchecked_transaction()?;
-            let current: Option<Vec<u8>> = tx
-                .prepare_cached("SELECT value FROM spin_key_value WHERE store=?1 AND key=?2")?
-                .query_row(rusqlite::params![store, key], |r| r.get(0))
-                .map(Some)
-                .or_else(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                    e => Err(e),
-                })?;
+            let current = sqlite_read(&tx, store, &key)?;
             let current = match current {
                 None => 0,
                 Some(bytes) => match <[u8; 8]>::try_from(bytes.as_slice()) {
@@ -265,11 +281,7 @@ impl SpinStore {
                 },
             };
             let next = current.wrapping_add(delta);
-            tx.prepare_cached(
-                "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(store, key) DO UPDATE SET value=excluded.value",
-            )?
-            .execute(rusqlite::params![store, key, next.to_le_bytes().to_vec()])?;
+            sqlite_write(&tx, store, &key, &next.to_le_bytes())?;
             tx.commit()?;
             Ok(next)
         })
@@ -310,22 +322,11 @@ impl SpinStore {
         }
         self.sqlite(move |c, store| {
             let tx = c.unchecked_transaction()?;
-            let current: Option<Vec<u8>> = tx
-                .prepare_cached("SELECT value FROM spin_key_value WHERE store=?1 AND key=?2")?
-                .query_row(rusqlite::params![store, key], |r| r.get(0))
-                .map(Some)
-                .or_else(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                    e => Err(e),
-                })?;
+            let current = sqlite_read(&tx, store, &key)?;
             if current != expected {
                 return Ok(false);
             }
-            tx.prepare_cached(
-                "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(store, key) DO UPDATE SET value=excluded.value",
-            )?
-            .execute(rusqlite::params![store, key, value])?;
+            sqlite_write(&tx, store, &key, &value)?;
             tx.commit()?;
             Ok(true)
         })

@@ -361,41 +361,30 @@ fn parse_middleware(item: &toml::Value) -> Result<Middleware> {
     })
 }
 
-/// Spin's `LowerSnakeId`: lower-case ASCII letters, digits and `_`, starting with a letter.
+/// Spin's `LowerSnakeId`: lower-case ASCII letters, digits and single `_`, starting with a letter.
 fn check_lower_snake(name: &str) -> Result<()> {
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_lowercase() => {}
-        _ => bail!("must start with a lower-case letter"),
-    }
-    if name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !name.contains("__")
-        && !name.ends_with('_')
-    {
-        Ok(())
-    } else {
-        bail!("may contain only lower-case letters, digits and single underscores")
-    }
+    check_id(name, '_', "underscores")
 }
 
-/// Spin's `KebabId`.
+/// Spin's `KebabId`: lower-case ASCII letters, digits and single `-`, starting with a letter.
 fn check_kebab(name: &str) -> Result<()> {
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_lowercase() => {}
-        _ => bail!("must start with a lower-case letter"),
+    check_id(name, '-', "hyphens")
+}
+
+fn check_id(name: &str, separator: char, separators: &str) -> Result<()> {
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        bail!("must start with a lower-case letter");
     }
+    let doubled: String = [separator, separator].iter().collect();
     if name
         .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.contains("--")
-        && !name.ends_with('-')
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == separator)
+        && !name.contains(&doubled)
+        && !name.ends_with(separator)
     {
         Ok(())
     } else {
-        bail!("may contain only lower-case letters, digits and single hyphens")
+        bail!("may contain only lower-case letters, digits and single {separators}")
     }
 }
 
