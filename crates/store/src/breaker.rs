@@ -1,0 +1,540 @@
+//! A circuit breaker whose state lives in a key-value store, so every instance on every
+//! host sees one breaker (STANDARDS §12; `shared` is Redis in the runtime config).
+//!
+//! States and keys (`<p>` is [`BreakerConfig::name`]):
+//!
+//! * **closed** — `<p>:open_until` absent. Calls pass. A call that fails in a way that
+//!   [counts](StoreError::counts_against_breaker) increments `<p>:failures:<window>`
+//!   (fixed windows of [`BreakerConfig::window`]); reaching
+//!   [`BreakerConfig::failure_threshold`] in one window opens the breaker. Successes
+//!   write nothing, so the hot path costs one key-value read.
+//! * **open** — `now < open_until`. Calls fail at once with [`StoreError::Unavailable`]
+//!   and `retry_after_secs` = time left, without touching the database.
+//! * **half-open** — `now ≥ open_until`. The first caller to win
+//!   `increment(<p>:probe:<open_until>:<slot>) == 1` is the probe; everyone else still
+//!   gets `Unavailable` (retry after 1 s). A probe that gets any answer from the database
+//!   closes the breaker (deletes `open_until`); a counted failure re-opens it for another
+//!   [`BreakerConfig::open_for`]. Slots last [`BreakerConfig::probe_timeout`], so a probe
+//!   whose instance died is replaced by the next slot's.
+//!
+//! The breaker protects the database; it must not become a failure of its own. When
+//! the key-value store fails, calls pass ([`Permit::kv_error`] says why).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::{Detail, StoreError};
+
+/// A key-value store as the breaker needs it (`spin:key-value` plus `wasi:keyvalue`
+/// atomics in a component: `crate::spin::SpinKv`).
+#[allow(
+    async_fn_in_trait,
+    reason = "single-threaded wasm: futures need not be Send"
+)]
+pub trait BreakerStore {
+    /// The value of `key`, if any.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    /// Sets `key`.
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError>;
+    /// Removes `key` (absent is fine).
+    async fn delete(&self, key: &str) -> Result<(), KvError>;
+    /// Atomically adds `delta` to the counter at `key` (absent counts as 0) and returns
+    /// the new value.
+    async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError>;
+}
+
+impl<K: BreakerStore + ?Sized> BreakerStore for &K {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        (**self).get(key).await
+    }
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        (**self).set(key, value).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
+        (**self).delete(key).await
+    }
+    async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+        (**self).increment(key, delta).await
+    }
+}
+
+/// A key-value failure (text redacted).
+#[derive(Clone, PartialEq, Eq)]
+pub struct KvError(Detail);
+
+impl KvError {
+    /// A failure described by `text` (redacted).
+    pub fn new(text: &str) -> Self {
+        Self(Detail::new(text))
+    }
+}
+
+impl fmt::Display for KvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for KvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KvError({:?})", self.0)
+    }
+}
+
+impl std::error::Error for KvError {}
+
+/// Wall-clock time shared by all hosts (the breaker's deadlines are absolute).
+pub trait Clock {
+    /// Milliseconds since the Unix epoch.
+    fn now_millis(&self) -> u64;
+}
+
+impl<C: Clock + ?Sized> Clock for &C {
+    fn now_millis(&self) -> u64 {
+        (**self).now_millis()
+    }
+}
+
+/// Breaker settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakerConfig {
+    /// Key prefix; one breaker per protected dependency (`breaker:mariadb`).
+    pub name: String,
+    /// Counted failures within one window that open the breaker.
+    pub failure_threshold: u32,
+    /// Length of a counting window.
+    pub window: Duration,
+    /// How long the breaker stays open before a probe.
+    pub open_for: Duration,
+    /// How long one probe may take before another caller may probe.
+    pub probe_timeout: Duration,
+}
+
+impl BreakerConfig {
+    /// Defaults for `name`: 5 failures in 10 s open it for 5 s; a probe may take 10 s
+    /// (three 2 s statements plus backoff fit).
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            failure_threshold: 5,
+            window: Duration::from_secs(10),
+            open_for: Duration::from_secs(5),
+            probe_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Permission to call the database, returned by [`Breaker::check`]; hand it back to
+/// [`Breaker::record`] with the outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permit {
+    kind: PermitKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PermitKind {
+    Closed,
+    Probe { key: String },
+    KvFailed(KvError),
+}
+
+impl Permit {
+    /// Whether this call is the half-open probe.
+    pub fn is_probe(&self) -> bool {
+        matches!(self.kind, PermitKind::Probe { .. })
+    }
+
+    /// The key-value failure that made the breaker let this call through unchecked.
+    pub fn kv_error(&self) -> Option<&KvError> {
+        match &self.kind {
+            PermitKind::KvFailed(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The breaker over a [`BreakerStore`]. Holds no state of its own: build one per
+/// request if that is convenient.
+#[derive(Debug, Clone)]
+pub struct Breaker<K> {
+    store: K,
+    config: BreakerConfig,
+}
+
+impl<K: BreakerStore> Breaker<K> {
+    /// A breaker keeping its state in `store`.
+    pub fn new(store: K, config: BreakerConfig) -> Self {
+        Self { store, config }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &BreakerConfig {
+        &self.config
+    }
+
+    fn key(&self, suffix: &str) -> String {
+        format!("{}:{suffix}", self.config.name)
+    }
+
+    fn open_until_key(&self) -> String {
+        self.key("open_until")
+    }
+
+    fn failures_key(&self, window: u64) -> String {
+        self.key(&format!("failures:{window}"))
+    }
+
+    fn window_of(&self, now: u64) -> u64 {
+        now / millis(self.config.window).max(1)
+    }
+
+    /// May a call go to the database at `now` (Unix ms)? `Err(Unavailable)` when open
+    /// or while another caller probes.
+    pub async fn check(&self, now: u64) -> Result<Permit, StoreError> {
+        let open_until = match self.store.get(&self.open_until_key()).await {
+            Ok(v) => v.as_deref().and_then(parse_millis),
+            Err(e) => return Ok(kv_failed(e)),
+        };
+        let Some(until) = open_until else {
+            return Ok(Permit {
+                kind: PermitKind::Closed,
+            });
+        };
+        if now < until {
+            return Err(StoreError::Unavailable {
+                retry_after_secs: ceil_secs(until - now),
+            });
+        }
+        let slot = (now - until) / millis(self.config.probe_timeout).max(1);
+        let key = self.key(&format!("probe:{until}:{slot}"));
+        match self.store.increment(&key, 1).await {
+            Ok(1) => Ok(Permit {
+                kind: PermitKind::Probe { key },
+            }),
+            Ok(_) => Err(StoreError::Unavailable {
+                retry_after_secs: 1,
+            }),
+            Err(e) => Ok(kv_failed(e)),
+        }
+    }
+
+    /// Records how the permitted call ended (`error` is `None` on success). Returns the
+    /// key-value failure, if bookkeeping failed, for the caller to log.
+    pub async fn record(
+        &self,
+        permit: Permit,
+        error: Option<&StoreError>,
+        now: u64,
+    ) -> Result<(), KvError> {
+        let failed = error.is_some_and(StoreError::counts_against_breaker);
+        match permit.kind {
+            PermitKind::Probe { key } => {
+                let outcome = if failed {
+                    self.open(now).await
+                } else {
+                    self.store.delete(&self.open_until_key()).await
+                };
+                let cleanup = self.store.delete(&key).await;
+                outcome.and(cleanup)
+            }
+            PermitKind::Closed | PermitKind::KvFailed(_) if failed => self.count_failure(now).await,
+            PermitKind::Closed | PermitKind::KvFailed(_) => Ok(()),
+        }
+    }
+
+    async fn count_failure(&self, now: u64) -> Result<(), KvError> {
+        let window = self.window_of(now);
+        let count = self.store.increment(&self.failures_key(window), 1).await?;
+        if count == 1 {
+            self.forget_previous_window(window).await?;
+        }
+        if count >= i64::from(self.config.failure_threshold) {
+            self.open(now).await?;
+        }
+        Ok(())
+    }
+
+    /// Counters are never read after their window, but the store has no expiry: the
+    /// first failure of a window deletes the counter of the window before it was.
+    async fn forget_previous_window(&self, window: u64) -> Result<(), KvError> {
+        let last_key = self.key("failures:last");
+        let last = self
+            .store
+            .get(&last_key)
+            .await?
+            .as_deref()
+            .and_then(parse_millis);
+        self.store
+            .set(&last_key, window.to_string().as_bytes())
+            .await?;
+        match last {
+            Some(previous) if previous != window => {
+                self.store.delete(&self.failures_key(previous)).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn open(&self, now: u64) -> Result<(), KvError> {
+        let until = now.saturating_add(millis(self.config.open_for));
+        self.store
+            .set(&self.open_until_key(), until.to_string().as_bytes())
+            .await?;
+        // Start counting afresh once the breaker closes again.
+        self.store
+            .delete(&self.failures_key(self.window_of(now)))
+            .await
+    }
+}
+
+fn kv_failed(e: KvError) -> Permit {
+    Permit {
+        kind: PermitKind::KvFailed(e),
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn parse_millis(bytes: &[u8]) -> Option<u64> {
+    std::str::from_utf8(bytes).ok()?.trim().parse().ok()
+}
+
+/// Whole seconds, rounded up, at least 1 (a `Retry-After` of 0 invites a stampede).
+fn ceil_secs(ms: u64) -> u32 {
+    u32::try_from(ms.div_ceil(1000).max(1)).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::testing::FakeKv;
+
+    const T0: u64 = 1_800_000_000_000;
+
+    fn breaker(kv: &FakeKv) -> Breaker<&FakeKv> {
+        Breaker::new(kv, BreakerConfig::new("breaker:db"))
+    }
+
+    fn lost() -> StoreError {
+        StoreError::transient("Io(Io(Kind(UnexpectedEof)))")
+    }
+
+    /// One call through the breaker at `now` ending in `error`.
+    fn call(
+        b: &Breaker<&FakeKv>,
+        now: u64,
+        error: Option<StoreError>,
+    ) -> Result<Permit, StoreError> {
+        block_on(async {
+            let permit = b.check(now).await?;
+            b.record(permit.clone(), error.as_ref(), now).await.unwrap();
+            Ok(permit)
+        })
+    }
+
+    #[test]
+    fn closed_success_costs_one_read_and_writes_nothing() {
+        let kv = FakeKv::default();
+        let b = breaker(&kv);
+        let permit = call(&b, T0, None).unwrap();
+        assert!(!permit.is_probe());
+        assert_eq!(kv.ops(), vec!["get breaker:db:open_until"]);
+    }
+
+    #[test]
+    fn threshold_failures_in_a_window_open_it() {
+        let kv = FakeKv::default();
+        let b = breaker(&kv);
+        for i in 0..4 {
+            call(&b, T0 + i * 100, Some(lost())).unwrap();
+            assert!(
+                block_on(b.check(T0 + i * 100 + 1)).is_ok(),
+                "still closed after {}",
+                i + 1
+            );
+        }
+        call(&b, T0 + 500, Some(lost())).unwrap();
+        let err = block_on(b.check(T0 + 600)).unwrap_err();
+        assert_eq!(
+            err,
+            StoreError::Unavailable {
+                retry_after_secs: 5
+            }
+        );
+        // Retry-After counts down and never reaches 0 while open.
+        let err = block_on(b.check(T0 + 500 + 4_999)).unwrap_err();
+        assert_eq!(err.retry_after_secs(), Some(1));
+    }
+
+    #[test]
+    fn failures_the_database_is_not_to_blame_for_do_not_count() {
+        let kv = FakeKv::default();
+        let b = breaker(&kv);
+        for i in 0..10 {
+            call(&b, T0 + i, Some(StoreError::Conflict { constraint: None })).unwrap();
+            call(&b, T0 + i, Some(StoreError::other("syntax"))).unwrap();
+        }
+        assert!(block_on(b.check(T0 + 20)).is_ok());
+        assert_eq!(kv.get_text("breaker:db:open_until"), None);
+    }
+
+    #[test]
+    fn timeouts_count() {
+        let kv = FakeKv::default();
+        let b = breaker(&kv);
+        for i in 0..5 {
+            call(&b, T0 + i, Some(StoreError::timeout("1969"))).unwrap();
+        }
+        assert!(block_on(b.check(T0 + 10)).is_err());
+    }
+
+    #[test]
+    fn failures_spread_over_windows_do_not_open_it_and_old_counters_go() {
+        let kv = FakeKv::default();
+        let b = breaker(&kv);
+        // 4 failures per 10 s window, for five windows.
+        for w in 0..5 {
+            for i in 0..4 {
+                call(&b, T0 + w * 10_000 + i, Some(lost())).unwrap();
+            }
+        }
+        assert!(block_on(b.check(T0 + 50_000)).is_ok());
+        let counters: Vec<String> = kv
+            .keys()
+            .into_iter()
+            .filter(|k| k.starts_with("breaker:db:failures:") && !k.ends_with(":last"))
+            .collect();
+        assert_eq!(
+            counters.len(),
+            1,
+            "only the current window's counter is kept: {counters:?}"
+        );
+    }
+
+    fn opened(kv: &FakeKv) -> Breaker<&FakeKv> {
+        let b = breaker(kv);
+        for i in 0..5 {
+            call(&b, T0 + i, Some(lost())).unwrap();
+        }
+        b
+    }
+
+    #[test]
+    fn open_fails_fast_without_touching_the_database() {
+        let kv = FakeKv::default();
+        let b = opened(&kv);
+        kv.clear_ops();
+        assert!(matches!(
+            block_on(b.check(T0 + 1_000)),
+            Err(StoreError::Unavailable {
+                retry_after_secs: 5
+            })
+        ));
+        assert_eq!(kv.ops(), vec!["get breaker:db:open_until"]);
+    }
+
+    #[test]
+    fn half_open_lets_exactly_one_probe_through() {
+        let kv = FakeKv::default();
+        let b = opened(&kv);
+        let after = T0 + 4 + 5_000;
+        let probe = block_on(b.check(after)).unwrap();
+        assert!(probe.is_probe());
+        for i in 1..5 {
+            assert_eq!(
+                block_on(b.check(after + i)).unwrap_err(),
+                StoreError::Unavailable {
+                    retry_after_secs: 1
+                }
+            );
+        }
+        // The probe succeeds: closed for everyone, probe key cleaned up.
+        block_on(b.record(probe, None, after + 10)).unwrap();
+        assert!(!block_on(b.check(after + 11)).unwrap().is_probe());
+        assert!(
+            kv.keys().iter().all(|k| !k.contains(":probe:")),
+            "{:?}",
+            kv.keys()
+        );
+        // And counting starts afresh: one more failure does not re-open it.
+        call(&b, after + 12, Some(lost())).unwrap();
+        assert!(block_on(b.check(after + 13)).is_ok());
+    }
+
+    #[test]
+    fn a_probe_answered_with_a_constraint_error_still_closes_it() {
+        let kv = FakeKv::default();
+        let b = opened(&kv);
+        let after = T0 + 6_000;
+        let probe = block_on(b.check(after)).unwrap();
+        block_on(b.record(
+            probe,
+            Some(&StoreError::Conflict { constraint: None }),
+            after,
+        ))
+        .unwrap();
+        assert!(block_on(b.check(after + 1)).is_ok());
+    }
+
+    #[test]
+    fn a_failed_probe_reopens_it() {
+        let kv = FakeKv::default();
+        let b = opened(&kv);
+        let after = T0 + 6_000;
+        let probe = block_on(b.check(after)).unwrap();
+        block_on(b.record(probe, Some(&lost()), after + 100)).unwrap();
+        assert_eq!(
+            block_on(b.check(after + 200)).unwrap_err(),
+            StoreError::Unavailable {
+                retry_after_secs: 5
+            }
+        );
+        // After the new open period, a new probe may go.
+        assert!(block_on(b.check(after + 100 + 5_000)).unwrap().is_probe());
+    }
+
+    #[test]
+    fn a_vanished_probe_is_replaced_after_the_probe_timeout() {
+        let kv = FakeKv::default();
+        let b = opened(&kv);
+        // Opened by the fifth failure at T0 + 4, for 5 s.
+        let until = T0 + 4 + 5_000;
+        let _lost_probe = block_on(b.check(until)).unwrap(); // never recorded
+        assert!(block_on(b.check(until + 9_999)).is_err());
+        assert!(block_on(b.check(until + 10_000)).unwrap().is_probe());
+    }
+
+    #[test]
+    fn a_failing_key_value_store_lets_calls_through() {
+        let kv = FakeKv::default();
+        let b = opened(&kv);
+        kv.set_failing(true);
+        let permit = block_on(b.check(T0 + 1_000)).unwrap();
+        assert!(permit.kv_error().is_some());
+        assert!(block_on(b.record(permit, Some(&lost()), T0 + 1_000)).is_err());
+        kv.set_failing(false);
+        assert!(
+            block_on(b.check(T0 + 1_000)).is_err(),
+            "state survived the outage"
+        );
+    }
+
+    #[test]
+    fn garbage_in_the_store_reads_as_closed() {
+        let kv = FakeKv::default();
+        block_on(kv.set("breaker:db:open_until", b"not a number")).unwrap();
+        assert!(block_on(breaker(&kv).check(T0)).is_ok());
+    }
+
+    #[test]
+    fn retry_after_rounds_up() {
+        assert_eq!(ceil_secs(1), 1);
+        assert_eq!(ceil_secs(0), 1);
+        assert_eq!(ceil_secs(1_000), 1);
+        assert_eq!(ceil_secs(1_001), 2);
+    }
+}
