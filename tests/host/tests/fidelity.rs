@@ -12,29 +12,16 @@
     reason = "tests"
 )]
 
+mod support;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use orderly_host::{App, AppOptions, ReuseConfig, RunningServer};
+use support::{RUNTIME_CONFIG, wasm};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn wasm(name: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target"));
-    let path = target
-        .join("wasm32-wasip2/release")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: build the test components first (cargo xtask test, or cargo build --target wasm32-wasip2 --release -p probe -p middleware)",
-        path.display()
-    );
-    path.canonicalize().unwrap()
-}
 
 /// A manifest with the probe on several routes, a private route and middleware chains.
 fn manifest(extra: &str) -> String {
@@ -100,12 +87,6 @@ source = "{mw}"
 "#
     )
 }
-
-const RUNTIME_CONFIG: &str = r#"
-[key_value_store.shared]
-type = "redis"
-url = "redis://127.0.0.1:6379"
-"#;
 
 struct TestApp {
     server: Option<RunningServer>,

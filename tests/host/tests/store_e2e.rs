@@ -16,38 +16,19 @@
     reason = "tests"
 )]
 
+mod support;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use orderly_host::{App, AppOptions, ReuseConfig, RunningServer};
+use support::{RUNTIME_CONFIG, wasm};
 
 const SERVER: &str = "mysql://root@127.0.0.1:3306";
 const REDIS: &str = "redis://127.0.0.1:6379";
-
-const RUNTIME_CONFIG: &str = r#"
-[key_value_store.shared]
-type = "redis"
-url = "redis://127.0.0.1:6379"
-"#;
-
-fn wasm(name: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target"));
-    let path = target
-        .join("wasm32-wasip2/release")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: build the test components first (cargo xtask test, or cargo build --target wasm32-wasip2 --release -p {name})",
-        path.display()
-    );
-    path.canonicalize().unwrap()
-}
 
 /// A database of the test's own, dropped (with the breaker keys named after it) when the
 /// test ends, failed or not.
