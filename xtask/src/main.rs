@@ -27,7 +27,8 @@ commands:
   up                         build, start MariaDB/Redis, migrate, seed, serve on $ORDERLY_LISTEN (127.0.0.1:3000)
   test [-- <test args>]      build every wasm component and run every test
   migrate                    apply migrations and provision component accounts
-  db [start|status|stop|shell]  manage the development MariaDB";
+  db [start|status|stop|shell]  manage the development MariaDB
+  env                        migrate, then print the test environment (eval \"$(cargo xtask env)\")";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -58,6 +59,12 @@ fn run(args: &[String]) -> Result<()> {
             Ok(())
         }
         "db" => database::command(rest),
+        "env" => {
+            for (name, value) in test_env()? {
+                println!("export {name}='{value}'");
+            }
+            Ok(())
+        }
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
@@ -94,26 +101,13 @@ fn seed(_db: &database::Settings) -> Result<()> {
 fn test(extra: &[String]) -> Result<()> {
     let root = workspace::root();
     workspace::ensure_wasm_target()?;
-    let db = database::Settings::from_env()?;
-    database::ensure_running(&db)?;
-    services::ensure_redis()?;
-
     let mut packages = workspace::cdylib_packages(&root.join("components"))?;
     packages.extend(workspace::cdylib_packages(
         &root.join("tests/host/test-components"),
     )?);
     workspace::build_wasm(&packages)?;
 
-    // The end-to-end tests read the health account's URL from here unless it is set.
-    let credentials = database::migrate_and_provision(&db)?;
-    let mut env = Vec::new();
-    if std::env::var_os("ORDERLY_TEST_HEALTH_DB_URL").is_none() {
-        env.push((
-            "ORDERLY_TEST_HEALTH_DB_URL".to_owned(),
-            db.component_url("health", &credentials)?,
-        ));
-    }
-    env.push(("ORDERLY_DB_ADMIN_URL".to_owned(), db.admin_url.clone()));
+    let env = test_env()?;
 
     let extra = extra.strip_prefix(&["--".to_owned()]).unwrap_or(extra);
     if process::succeeds("cargo", &["nextest", "--version"]) {
@@ -128,4 +122,26 @@ fn test(extra: &[String]) -> Result<()> {
         args.extend(extra.iter().map(String::as_str));
         process::run_with_env("cargo", &args, &env)
     }
+}
+
+/// Migrates and provisions, then returns what the tests read: each component account's
+/// URL (unless already set) and the admin URL.
+fn test_env() -> Result<Vec<(String, String)>> {
+    let db = database::Settings::from_env()?;
+    database::ensure_running(&db)?;
+    services::ensure_redis()?;
+    // The end-to-end tests read each component account's URL from here unless it is set.
+    let credentials = database::migrate_and_provision(&db)?;
+    let mut env = Vec::new();
+    for account in migrate::COMPONENT_ACCOUNTS {
+        let name = format!(
+            "ORDERLY_TEST_{}_DB_URL",
+            account.component.to_ascii_uppercase()
+        );
+        if std::env::var_os(&name).is_none() {
+            env.push((name, db.component_url(account.component, &credentials)?));
+        }
+    }
+    env.push(("ORDERLY_DB_ADMIN_URL".to_owned(), db.admin_url.clone()));
+    Ok(env)
 }

@@ -14,6 +14,7 @@ use http_body_util::Full;
 use crate::ApiError;
 use crate::body::{BodyError, read_body_capped};
 use crate::log_line::{LogRecord, duration_millis, format_rfc3339_millis, write_log_line};
+use crate::principal::Principal;
 use crate::problem::Problem;
 use crate::redact::redact;
 use crate::request_id::{REQUEST_ID_HEADER, RequestId};
@@ -129,6 +130,7 @@ pub struct RequestContext {
     trace: TraceParent,
     route: String,
     client_id: Option<String>,
+    principal: Option<Principal>,
 }
 
 impl RequestContext {
@@ -139,7 +141,21 @@ impl RequestContext {
             trace: TraceParent::new_root(),
             route: route.into(),
             client_id: None,
+            principal: None,
         }
+    }
+
+    /// The same context with a verified caller (tests and tools).
+    pub fn with_principal(mut self, principal: Principal) -> Self {
+        self.client_id = Some(principal.client_id.clone());
+        self.principal = Some(principal);
+        self
+    }
+
+    /// The caller the auth middleware verified, if any (only with
+    /// [`InternalHeaders::TrustMiddleware`]).
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_ref()
     }
 
     /// The request id (echoed in `X-Request-Id`).
@@ -233,15 +249,19 @@ where
         .get(MATCHED_ROUTE_HEADER)
         .and_then(|v| v.to_str().ok())
         .map_or_else(|| redact(parts.uri.path()), str::to_owned);
-    let client_id = match config.internal_headers {
-        InternalHeaders::TrustMiddleware => parts
-            .headers
-            .get(CLIENT_ID_HEADER)
-            .and_then(RequestId::from_header)
-            .map(|id| id.as_str().to_owned()),
+    let (client_id, principal) = match config.internal_headers {
+        InternalHeaders::TrustMiddleware => {
+            let principal = Principal::from_headers(&parts.headers);
+            let client_id = parts
+                .headers
+                .get(CLIENT_ID_HEADER)
+                .and_then(RequestId::from_header)
+                .map(|id| id.as_str().to_owned());
+            (client_id, principal)
+        }
         InternalHeaders::Strip => {
             strip_internal_headers(&mut parts.headers, config.internal_header_prefixes);
-            None
+            (None, None)
         }
     };
     let method = parts.method.clone();
@@ -250,6 +270,7 @@ where
         trace,
         route,
         client_id,
+        principal,
     };
 
     let limit = config.body_limit_for(&context.route);

@@ -45,6 +45,7 @@ pub mod body;
 pub mod edge;
 pub mod log_line;
 pub mod negotiation;
+pub mod principal;
 pub mod problem;
 pub mod redact;
 pub mod request_id;
@@ -60,6 +61,9 @@ pub use edge::{
 };
 pub use log_line::LogRecord;
 pub use negotiation::{accepts, negotiate, require_content_type, require_method};
+pub use principal::{
+    Principal, SCOPE_HEADER, SUBJECT_HEADER, SUBJECT_KIND_HEADER, SubjectKind, TOKEN_ID_HEADER,
+};
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 pub use request_id::{REQUEST_ID_HEADER, RequestId};
 pub use response::{

@@ -14,6 +14,13 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The components with their own MariaDB account (`ORDERLY_TEST_<NAME>_DB_URL`, set by
+/// `cargo xtask test`).
+pub const DB_COMPONENTS: &[&str] = &["health", "identity", "users", "products", "orders"];
+
+/// The `kid` of the signing key every test app gets.
+pub const TEST_KID: &str = "test-key-1";
+
 /// How to configure a spawned app.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -21,21 +28,67 @@ pub struct Settings {
     pub variables: HashMap<String, String>,
     /// Redis URL of the `shared` store.
     pub redis_url: String,
+    /// The PKCS#8 PEM of the app's current signing key (tests mint and forge tokens with it).
+    pub signing_key_pem: String,
 }
 
 impl Default for Settings {
+    /// Every required variable: each component's database URL from the environment
+    /// (falling back to root on `test`), a fresh ES256 signing key with its public JWKS,
+    /// a fresh cursor key and a `kv_prefix` of its own so that rate-limit counters and
+    /// breaker state in the shared Redis never leak between tests.
     fn default() -> Self {
         let mut variables = HashMap::new();
-        variables.insert(
-            "SPIN_VARIABLE_HEALTH_DB_URL".to_string(),
-            std::env::var("ORDERLY_TEST_HEALTH_DB_URL")
-                .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_string()),
-        );
+        for component in DB_COMPONENTS {
+            let upper = component.to_ascii_uppercase();
+            variables.insert(
+                format!("SPIN_VARIABLE_{upper}_DB_URL"),
+                std::env::var(format!("ORDERLY_TEST_{upper}_DB_URL"))
+                    .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_string()),
+            );
+        }
+        let (pem, jwks) = test_signing_key();
+        variables.insert("SPIN_VARIABLE_SIGNING_KEY".into(), pem.clone());
+        variables.insert("SPIN_VARIABLE_SIGNING_KID".into(), TEST_KID.into());
+        variables.insert("SPIN_VARIABLE_TOKEN_JWKS".into(), jwks);
+        variables.insert("SPIN_VARIABLE_CURSOR_KEY".into(), unique("cursor-key-", 48));
+        variables.insert("SPIN_VARIABLE_KV_PREFIX".into(), unique("t", 12));
         Self {
             variables,
             redis_url: "redis://127.0.0.1:6379".to_string(),
+            signing_key_pem: pem,
         }
     }
+}
+
+/// A fresh ES256 key: its PKCS#8 PEM and the public JWKS with it as the current key.
+fn test_signing_key() -> (String, String) {
+    use tokens::{KeyRole, Kid, SigningKey, VerifyingKeys};
+    let kid = Kid::new(TEST_KID).unwrap_or_else(|e| panic!("test kid: {e}"));
+    let key = SigningKey::generate(Some(kid)).unwrap_or_else(|e| panic!("test key: {e}"));
+    let pem = key
+        .to_pkcs8_pem()
+        .unwrap_or_else(|e| panic!("test key pem: {e}"))
+        .to_string();
+    let jwks = VerifyingKeys::new()
+        .with(KeyRole::Current, key.verifying_key())
+        .unwrap_or_else(|e| panic!("test jwks: {e}"))
+        .to_jwks_json();
+    (pem, jwks)
+}
+
+/// `prefix` followed by random hex, `len` characters in all at least.
+pub fn unique(prefix: &str, len: usize) -> String {
+    let mut out = prefix.to_string();
+    while out.len() < len {
+        out.push_str(&format!("{:016x}", rand_u64()));
+    }
+    out
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
 }
 
 impl Settings {
@@ -55,6 +108,8 @@ pub struct TestApp {
     pub base: String,
     /// A client without redirects.
     pub client: reqwest::Client,
+    /// The settings the app was started with (keys, variables).
+    pub settings: Settings,
     server: Option<RunningServer>,
     _app: Arc<App>,
     _state: tempfile::TempDir,
@@ -94,7 +149,7 @@ pub async fn spawn_app_with(settings: Settings) -> Result<TestApp> {
         manifest: root.join("spin.toml"),
         runtime_config: Some(rc),
         state_dir: Some(state.path().to_path_buf()),
-        env: settings.variables,
+        env: settings.variables.clone(),
         reuse: ReuseConfig::default(),
         cache_dir: Some(root.join("target/host-cache")),
     };
@@ -108,6 +163,7 @@ pub async fn spawn_app_with(settings: Settings) -> Result<TestApp> {
             .redirect(reqwest::redirect::Policy::none())
             .build()?,
         server: Some(server),
+        settings,
         _app: app,
         _state: state,
     })

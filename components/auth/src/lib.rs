@@ -1,0 +1,19 @@
+//! # auth — placeholder (being built in this session): refuses everything with 503.
+#![forbid(unsafe_code)]
+
+#[cfg(target_arch = "wasm32")]
+mod entry {
+    use edge_http::{ApiError, EdgeConfig, EdgeResponse};
+    use spin_sdk::http::Request;
+    use spin_sdk::http_service;
+
+    static EDGE: EdgeConfig = EdgeConfig::new("auth");
+
+    #[http_service]
+    async fn handle(request: Request) -> EdgeResponse {
+        edge_http::serve(&EDGE, request, |_request, _context| async {
+            Err(ApiError::ServiceUnavailable { retry_after_secs: 5 })
+        })
+        .await
+    }
+}
