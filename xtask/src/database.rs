@@ -172,9 +172,9 @@ pub fn migrate_and_provision(db: &Settings) -> Result<Credentials> {
     let migrations = migrate::load_dir(&workspace::root().join("migrations"))?;
     let report = blocking::migrate(&db.admin_url, &db.database, &migrations)?;
     for name in &report.applied {
-        println!("migrate: applied {name}");
+        eprintln!("migrate: applied {name}");
     }
-    println!(
+    eprintln!(
         "migrate: database {} at {}:{} — {} applied, {} already applied",
         db.database,
         db.host,
@@ -190,7 +190,7 @@ pub fn migrate_and_provision(db: &Settings) -> Result<Credentials> {
         &AccountHost::any(),
         &credentials.0,
     )?;
-    println!(
+    eprintln!(
         "migrate: accounts {} (passwords in {})",
         accounts.join(", "),
         credentials_path().display()
@@ -306,7 +306,7 @@ fn start_local(db: &Settings) -> Result<()> {
     let user_arg = as_root.then_some("--user=root");
 
     if !server.data().join("mysql").is_dir() {
-        println!(
+        eprintln!(
             "db: initialising a project-local MariaDB in {}",
             server.data().display()
         );
@@ -332,7 +332,7 @@ fn start_local(db: &Settings) -> Result<()> {
         }
     }
 
-    println!(
+    eprintln!(
         "db: starting project-local MariaDB on 127.0.0.1:{}",
         db.port
     );
