@@ -43,6 +43,7 @@
 pub mod api_error;
 pub mod body;
 pub mod conditional;
+pub mod cursor;
 pub mod edge;
 pub mod log_line;
 pub mod negotiation;
@@ -57,6 +58,7 @@ pub mod trace_context;
 pub use api_error::{ApiError, InternalError};
 pub use body::{BodyError, read_body_capped};
 pub use conditional::{ETag, check_if_none_match, not_modified_for, require_if_match};
+pub use cursor::{Cursor, CursorError, CursorKey};
 pub use edge::{
     CLIENT_ID_HEADER, EdgeConfig, Handled, InternalHeaders, MATCHED_ROUTE_HEADER, RequestContext,
     handle, serve,
