@@ -45,6 +45,7 @@ pub mod body;
 pub mod conditional;
 pub mod cursor;
 pub mod edge;
+pub mod links;
 pub mod log_line;
 pub mod negotiation;
 pub mod principal;
@@ -63,6 +64,7 @@ pub use edge::{
     CLIENT_ID_HEADER, EdgeConfig, Handled, InternalHeaders, MATCHED_ROUTE_HEADER, RequestContext,
     handle, serve,
 };
+pub use links::{Link, Links, QueryString, percent_encode};
 pub use log_line::LogRecord;
 pub use negotiation::{accepts, negotiate, require_content_type, require_method};
 pub use principal::{
