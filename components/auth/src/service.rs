@@ -1,0 +1,467 @@
+//! The decision: given the route's policy and the credential, pass (with or without a
+//! principal) or refuse. No HTTP types beyond `Method`; the revocation list is behind
+//! [`BreakerStore`] so this runs natively against a fake.
+
+use http::Method;
+use store::BreakerStore;
+use tokens::{AccessClaims, Expectations, KeyError, TokenError, VerifyingKeys};
+
+use edge_http::{Principal, SubjectKind};
+
+use crate::bearer::Credential;
+use crate::policy::{Access, Route, satisfies};
+
+/// What the middleware verifies against, from the component's variables (inherited from the
+/// route component: `issuer`, `audience`, `token_jwks`, `kv_prefix`).
+#[derive(Debug)]
+pub struct Config {
+    issuer: String,
+    audience: String,
+    keys: VerifyingKeys,
+    kv_prefix: String,
+}
+
+/// A variable that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// `token_jwks` is not a JWKS of usable public keys.
+    Jwks(String),
+    /// `token_jwks` holds no key: every token would be refused.
+    NoKeys,
+    /// `issuer`, `audience` or `kv_prefix` is empty.
+    Empty(&'static str),
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Jwks(e) => write!(f, "variable token_jwks: {e}"),
+            Self::NoKeys => f.write_str("variable token_jwks: no keys"),
+            Self::Empty(name) => write!(f, "variable {name} is empty"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Parses the variables once (the entry caches the result per instance).
+    pub fn new(
+        issuer: String,
+        audience: String,
+        token_jwks: &str,
+        kv_prefix: String,
+    ) -> Result<Self, ConfigError> {
+        for (name, value) in [
+            ("issuer", &issuer),
+            ("audience", &audience),
+            ("kv_prefix", &kv_prefix),
+        ] {
+            if value.is_empty() {
+                return Err(ConfigError::Empty(name));
+            }
+        }
+        let keys = VerifyingKeys::from_jwks_json(token_jwks)
+            .map_err(|e: KeyError| ConfigError::Jwks(e.to_string()))?;
+        if keys.is_empty() {
+            return Err(ConfigError::NoKeys);
+        }
+        Ok(Self {
+            issuer,
+            audience,
+            keys,
+            kv_prefix,
+        })
+    }
+
+    /// The shared-KV key that marks `jti` revoked (written by `identity` on
+    /// `/oauth2/revoke`, value = the token's `exp`).
+    pub fn revocation_key(&self, jti: &str) -> String {
+        format!("{}:revoked-jti:{jti}", self.kv_prefix)
+    }
+
+    /// Verifies a token's signature and claims (no I/O) with the default leeway and size cap.
+    pub fn verify(&self, token: &str, now: u64) -> Result<AccessClaims, TokenError> {
+        let expect = Expectations::new(&self.issuer, &self.audience, now);
+        tokens::verify_access_token(token, &self.keys, &expect)
+    }
+}
+
+/// Why a request is refused; the entry turns each into its response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// 401 with a bare challenge (RFC 6750 §3.1: no error code when the request carried no
+    /// bearer credentials — none, or another scheme).
+    NoCredentials(&'static str),
+    /// 400 `invalid_request`: a token outside the header, or two `Authorization` headers.
+    InvalidRequest(&'static str),
+    /// 401 `invalid_token` with a fixed description (never the token).
+    InvalidToken(&'static str),
+    /// 403 `insufficient_scope`, naming the scope needed.
+    InsufficientScope(&'static str),
+    /// 403: the route has no policy in the table (deny by default).
+    NoPolicy,
+    /// 503: the revocation list could not be read; fail closed. The cause is for the log.
+    Unavailable(String),
+}
+
+/// The outcome for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Call the route component, with the verified caller if a valid token came.
+    Pass(Option<Principal>),
+    /// Answer without calling it.
+    Reject(Rejection),
+}
+
+/// Whom a verified token speaks for.
+///
+/// The rule (agreed with `identity`, see `crates/tokens/src/claims.rs`: "`sub`: the user, or
+/// the client itself for client credentials"): a `client_credentials` token has
+/// `sub == client_id`; a token issued through the authorization code flow has the user's
+/// id (a UUIDv7) as `sub` and the client's id as `client_id`, which never coincide. Should a
+/// client ever be registered with a user's id as its client id, its tokens would be read as
+/// the client's, which grants less (no `user_id`), never more.
+pub fn principal_from(claims: &AccessClaims) -> Principal {
+    let kind = if claims.sub == claims.client_id {
+        SubjectKind::Client
+    } else {
+        SubjectKind::User
+    };
+    Principal {
+        subject: claims.sub.clone(),
+        kind,
+        client_id: claims.client_id.clone(),
+        scopes: claims.scope.iter().map(str::to_owned).collect(),
+        token_id: claims.jti.clone(),
+    }
+}
+
+/// Decides a request. `route` is `None` for a path with no policy; `now` is seconds since
+/// the Unix epoch. The only I/O is one key-value `get` for a verified token's `jti`.
+pub async fn authorize<K: BreakerStore>(
+    config: &Config,
+    revocations: &K,
+    route: Option<Route>,
+    method: &Method,
+    credential: Credential,
+    now: u64,
+) -> Decision {
+    let access = route.map(|r| r.access(method));
+    if access == Some(Access::Preflight) {
+        return Decision::Pass(None);
+    }
+    let no_credentials = if credential == Credential::OtherScheme {
+        "only Bearer access tokens are accepted"
+    } else {
+        "this request needs a Bearer access token"
+    };
+    let principal = match credential {
+        Credential::None | Credential::OtherScheme => None,
+        Credential::Ambiguous => {
+            return Decision::Reject(Rejection::InvalidRequest(
+                "send exactly one Authorization header",
+            ));
+        }
+        Credential::Malformed(why) => return Decision::Reject(Rejection::InvalidToken(why)),
+        Credential::Bearer(token) => match verified(config, revocations, &token, now).await {
+            Ok(principal) => Some(principal),
+            Err(rejection) => return Decision::Reject(rejection),
+        },
+    };
+    match (access, principal) {
+        (None, None) => Decision::Reject(Rejection::NoCredentials(no_credentials)),
+        (None, Some(_)) => Decision::Reject(Rejection::NoPolicy),
+        (Some(Access::Preflight | Access::Optional), principal) => Decision::Pass(principal),
+        (Some(Access::Scope(_)), None) => {
+            Decision::Reject(Rejection::NoCredentials(no_credentials))
+        }
+        (Some(Access::Scope(scope)), Some(principal)) => {
+            if satisfies(principal.scopes.iter().map(String::as_str), scope) {
+                Decision::Pass(Some(principal))
+            } else {
+                Decision::Reject(Rejection::InsufficientScope(scope))
+            }
+        }
+    }
+}
+
+/// Verifies the token, then checks its `jti` against the revocation list (fail closed).
+async fn verified<K: BreakerStore>(
+    config: &Config,
+    revocations: &K,
+    token: &str,
+    now: u64,
+) -> Result<Principal, Rejection> {
+    let claims = config
+        .verify(token, now)
+        .map_err(|e| Rejection::InvalidToken(e.description()))?;
+    match revocations.get(&config.revocation_key(&claims.jti)).await {
+        Ok(None) => Ok(principal_from(&claims)),
+        Ok(Some(_)) => Err(Rejection::InvalidToken("the token has been revoked")),
+        Err(e) => Err(Rejection::Unavailable(format!(
+            "revocation list unreachable: {e}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::executor::block_on;
+    use store::testing::FakeKv;
+    use tokens::{KeyRole, Kid, ScopeSet, SigningKey, issue_access_token};
+
+    const ISS: &str = "http://127.0.0.1:3000";
+    const AUD: &str = "http://127.0.0.1:3000/api";
+    const NOW: u64 = 1_800_000_000;
+
+    struct Fixture {
+        key: SigningKey,
+        config: Config,
+        kv: FakeKv,
+    }
+
+    fn fixture() -> Fixture {
+        let key = SigningKey::generate(Some(Kid::new("k1").unwrap())).unwrap();
+        let jwks = tokens::VerifyingKeys::new()
+            .with(KeyRole::Current, key.verifying_key())
+            .unwrap()
+            .to_jwks_json();
+        let config = Config::new(ISS.into(), AUD.into(), &jwks, "p1".into()).unwrap();
+        Fixture {
+            key,
+            config,
+            kv: FakeKv::default(),
+        }
+    }
+
+    fn token(f: &Fixture, sub: &str, client: &str, scope: &str, jti: &str) -> String {
+        let claims = AccessClaims::new(
+            ISS,
+            sub,
+            AUD,
+            client,
+            ScopeSet::parse(scope).unwrap(),
+            jti,
+            NOW,
+        );
+        issue_access_token(&f.key, &claims).unwrap()
+    }
+
+    fn decide(
+        f: &Fixture,
+        route: Option<Route>,
+        method: Method,
+        credential: Credential,
+    ) -> Decision {
+        block_on(authorize(
+            &f.config,
+            &f.kv,
+            route,
+            &method,
+            credential,
+            NOW + 1,
+        ))
+    }
+
+    const USER: &str = "0190b0c4-0000-7000-8000-000000000001";
+
+    #[test]
+    fn a_valid_token_with_the_scope_passes_as_its_user() {
+        let f = fixture();
+        let t = token(&f, USER, "web", "products:write orders:read", "j1");
+        let Decision::Pass(Some(principal)) = decide(
+            &f,
+            Some(Route::Products),
+            Method::POST,
+            Credential::Bearer(t),
+        ) else {
+            panic!("expected a pass");
+        };
+        assert_eq!(principal.subject, USER);
+        assert_eq!(principal.kind, SubjectKind::User);
+        assert_eq!(principal.client_id, "web");
+        assert_eq!(principal.token_id, "j1");
+        assert_eq!(principal.scopes, vec!["orders:read", "products:write"]);
+        assert_eq!(f.kv.ops(), vec!["get p1:revoked-jti:j1"]);
+    }
+
+    #[test]
+    fn a_client_credentials_token_is_a_client() {
+        let f = fixture();
+        let t = token(&f, "svc-1", "svc-1", "products:write", "j2");
+        let Decision::Pass(Some(principal)) = decide(
+            &f,
+            Some(Route::Product),
+            Method::DELETE,
+            Credential::Bearer(t),
+        ) else {
+            panic!("expected a pass");
+        };
+        assert_eq!(principal.kind, SubjectKind::Client);
+        assert_eq!(principal.user_id(), None);
+    }
+
+    #[test]
+    fn a_token_without_the_scope_is_403_naming_it_and_admin_satisfies_any() {
+        let f = fixture();
+        let t = token(&f, USER, "web", "orders:read", "j3");
+        assert_eq!(
+            decide(
+                &f,
+                Some(Route::Products),
+                Method::POST,
+                Credential::Bearer(t)
+            ),
+            Decision::Reject(Rejection::InsufficientScope("products:write"))
+        );
+        let admin = token(&f, USER, "web", "admin", "j4");
+        assert!(matches!(
+            decide(
+                &f,
+                Some(Route::Order),
+                Method::PATCH,
+                Credential::Bearer(admin)
+            ),
+            Decision::Pass(Some(_))
+        ));
+    }
+
+    #[test]
+    fn anonymous_reads_of_the_catalogue_pass_without_a_principal_or_kv_lookup() {
+        let f = fixture();
+        assert_eq!(
+            decide(&f, Some(Route::Products), Method::GET, Credential::None),
+            Decision::Pass(None)
+        );
+        assert!(f.kv.ops().is_empty());
+    }
+
+    #[test]
+    fn a_bad_token_on_a_public_route_is_still_refused() {
+        let f = fixture();
+        let other = SigningKey::generate(Some(Kid::new("k1").unwrap())).unwrap();
+        let claims = AccessClaims::new(ISS, USER, AUD, "web", ScopeSet::empty(), "j5", NOW);
+        let forged = issue_access_token(&other, &claims).unwrap();
+        assert_eq!(
+            decide(
+                &f,
+                Some(Route::Products),
+                Method::GET,
+                Credential::Bearer(forged)
+            ),
+            Decision::Reject(Rejection::InvalidToken("the token signature is invalid"))
+        );
+    }
+
+    #[test]
+    fn a_missing_token_on_a_protected_route_is_a_bare_401() {
+        let f = fixture();
+        assert_eq!(
+            decide(&f, Some(Route::User), Method::GET, Credential::None),
+            Decision::Reject(Rejection::NoCredentials(
+                "this request needs a Bearer access token"
+            ))
+        );
+        assert_eq!(
+            decide(&f, Some(Route::User), Method::GET, Credential::OtherScheme),
+            Decision::Reject(Rejection::NoCredentials(
+                "only Bearer access tokens are accepted"
+            ))
+        );
+    }
+
+    #[test]
+    fn a_revoked_jti_is_refused() {
+        let f = fixture();
+        block_on(f.kv.set("p1:revoked-jti:j6", b"1800000900")).unwrap();
+        let t = token(&f, USER, "web", "users:read", "j6");
+        assert_eq!(
+            decide(&f, Some(Route::User), Method::GET, Credential::Bearer(t)),
+            Decision::Reject(Rejection::InvalidToken("the token has been revoked"))
+        );
+    }
+
+    #[test]
+    fn an_unreachable_revocation_list_fails_closed() {
+        let f = fixture();
+        f.kv.set_failing(true);
+        let t = token(&f, USER, "web", "products:write", "j7");
+        assert!(matches!(
+            decide(
+                &f,
+                Some(Route::Products),
+                Method::GET,
+                Credential::Bearer(t)
+            ),
+            Decision::Reject(Rejection::Unavailable(_))
+        ));
+    }
+
+    #[test]
+    fn an_unknown_route_is_denied_with_or_without_a_valid_token() {
+        let f = fixture();
+        assert!(matches!(
+            decide(&f, None, Method::GET, Credential::None),
+            Decision::Reject(Rejection::NoCredentials(_))
+        ));
+        let admin = token(&f, USER, "web", "admin", "j8");
+        assert_eq!(
+            decide(&f, None, Method::GET, Credential::Bearer(admin)),
+            Decision::Reject(Rejection::NoPolicy)
+        );
+    }
+
+    #[test]
+    fn preflight_passes_anonymously_even_with_a_bad_token() {
+        let f = fixture();
+        assert_eq!(
+            decide(
+                &f,
+                Some(Route::Order),
+                Method::OPTIONS,
+                Credential::Bearer("x.y.z".into())
+            ),
+            Decision::Pass(None)
+        );
+    }
+
+    #[test]
+    fn malformed_and_ambiguous_credentials_are_refused() {
+        let f = fixture();
+        assert_eq!(
+            decide(
+                &f,
+                Some(Route::Products),
+                Method::GET,
+                Credential::Ambiguous
+            ),
+            Decision::Reject(Rejection::InvalidRequest(
+                "send exactly one Authorization header"
+            ))
+        );
+        assert_eq!(
+            decide(
+                &f,
+                Some(Route::Products),
+                Method::GET,
+                Credential::Malformed("the token is malformed")
+            ),
+            Decision::Reject(Rejection::InvalidToken("the token is malformed"))
+        );
+    }
+
+    #[test]
+    fn the_config_refuses_an_empty_or_unusable_jwks_and_empty_variables() {
+        assert!(matches!(
+            Config::new(ISS.into(), AUD.into(), "not json", "p".into()),
+            Err(ConfigError::Jwks(_))
+        ));
+        assert!(Config::new(ISS.into(), AUD.into(), r#"{"keys":[]}"#, "p".into()).is_err());
+        assert_eq!(
+            Config::new(String::new(), AUD.into(), "{}", "p".into()).unwrap_err(),
+            ConfigError::Empty("issuer")
+        );
+    }
+}
