@@ -1,0 +1,53 @@
+//! The component's `wasi:http` entry point: the edge around the router.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use edge_http::{ApiError, EdgeConfig, EdgeResponse, InternalHeaders};
+use spin_sdk::http::Request;
+use spin_sdk::http_service;
+use store::spin::{SpinKv, SpinMysql, SpinRuntime};
+use store::{Breaker, BreakerConfig, Guarded};
+
+use crate::handlers::{self, Deps};
+use crate::repository::Repository;
+
+/// Order bodies are small: 50 lines of ~80 bytes; 16 KiB leaves room for whitespace.
+static EDGE: EdgeConfig = EdgeConfig::new("orders")
+    .with_max_body_bytes(16 * 1024)
+    .with_internal_headers(InternalHeaders::TrustMiddleware);
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+async fn variable(name: &str) -> Result<String, ApiError> {
+    spin_sdk::variables::get(name)
+        .await
+        .map_err(|e| ApiError::internal(format!("variable {name}: {e}")))
+}
+
+#[http_service]
+async fn handle(request: Request) -> EdgeResponse {
+    edge_http::serve(&EDGE, request, |request, context| async move {
+        let prefix = variable("kv_prefix").await?;
+        let cursor_key = variable("cursor_key").await?.into_bytes();
+        let deps = Deps {
+            repo: Repository::new(Guarded::new(
+                SpinMysql::from_variable("db_url"),
+                Breaker::new(
+                    SpinKv::shared(),
+                    BreakerConfig::new(format!("{prefix}:breaker:orders")),
+                ),
+                SpinRuntime::default(),
+            )),
+            sleeper: SpinRuntime::default(),
+            now_micros,
+            cursor_key,
+        };
+        handlers::route(&deps, request, context).await
+    })
+    .await
+}
