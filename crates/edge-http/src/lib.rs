@@ -50,6 +50,7 @@ pub mod log_line;
 pub mod negotiation;
 pub mod principal;
 pub mod problem;
+pub mod query;
 pub mod redact;
 pub mod request_id;
 pub mod response;
@@ -71,6 +72,7 @@ pub use principal::{
     Principal, SCOPE_HEADER, SUBJECT_HEADER, SUBJECT_KIND_HEADER, SubjectKind, TOKEN_ID_HEADER,
 };
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
+pub use query::{QueryParams, QueryRules};
 pub use request_id::{REQUEST_ID_HEADER, RequestId};
 pub use response::{
     APPLICATION_JSON, ClientId, EdgeBody, EdgeResponse, HandlerResult, LogCause, attach_log_cause,
