@@ -1,19 +1,45 @@
-//! # identity — placeholder (being built in this session): answers 404.
+//! # identity — Orderly's OAuth 2.0 / OpenID Connect authorization server
+//!
+//! Routes (all public; no middleware in front):
+//! - `GET /.well-known/openid-configuration`, `GET /.well-known/oauth-authorization-server`:
+//!   RFC 8414 / OIDC discovery ([`discovery`]).
+//! - `GET /oauth2/jwks`: current, next and retired public keys.
+//! - `GET /oauth2/authorize`: authorization code + PKCE S256 ([`authorize`]); errors
+//!   before the redirect URI is trusted are an HTML page, later ones go back with
+//!   `error`, `state` and `iss` (RFC 9207).
+//! - `GET|POST /login`: the sign-in page (CSRF double submit bound by HMAC to the sealed
+//!   request, strict CSP, throttled per account and per address).
+//! - `POST /oauth2/token`: `authorization_code`, `refresh_token` (rotation, reuse revokes
+//!   the family), `client_credentials` ([`endpoints`]); RFC 6749 §5.2 errors.
+//! - `POST /oauth2/revoke` (RFC 7009), `POST /oauth2/introspect` (RFC 7662),
+//!   `GET|POST /oauth2/userinfo` (OIDC Core §5.3).
+//!
+//! Layers: `entry` (wasm only: variables, store wiring) → [`router`] → [`endpoints`] /
+//! [`authorize`] (HTTP mapping + rules over the [`model::Repository`] trait) →
+//! [`repository`] (SQL via `store`). The parsers ([`form`], [`pkce`], [`client_auth`],
+//! [`redirect`], [`signed`], [`rate_limit`], [`scopes`]) are plain functions, unit-tested
+//! natively.
+//!
+//! Every registered client is first-party: the operator registers clients in the
+//! database, so users are not asked for consent.
 #![forbid(unsafe_code)]
 
+pub mod authorize;
+pub mod client_auth;
+pub mod config;
+pub mod discovery;
+pub mod endpoints;
+pub mod form;
+pub mod html;
+pub mod model;
+pub mod oauth_error;
+pub mod pkce;
+pub mod rate_limit;
+pub mod redirect;
+pub mod repository;
+pub mod router;
+pub mod scopes;
+pub mod signed;
+
 #[cfg(target_arch = "wasm32")]
-mod entry {
-    use edge_http::{ApiError, EdgeConfig, EdgeResponse};
-    use spin_sdk::http::Request;
-    use spin_sdk::http_service;
-
-    static EDGE: EdgeConfig = EdgeConfig::new("identity");
-
-    #[http_service]
-    async fn handle(request: Request) -> EdgeResponse {
-        edge_http::serve(&EDGE, request, |_request, _context| async {
-            Err(ApiError::not_found("No such resource."))
-        })
-        .await
-    }
-}
+mod entry;
