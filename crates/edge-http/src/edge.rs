@@ -13,6 +13,7 @@ use http_body_util::Full;
 
 use crate::ApiError;
 use crate::body::{BodyError, read_body_capped};
+use crate::compression::{DEFAULT_MIN_COMPRESS_BYTES, compress_response};
 use crate::log_line::{LogRecord, duration_millis, format_rfc3339_millis, write_log_line};
 use crate::principal::Principal;
 use crate::problem::Problem;
@@ -58,6 +59,7 @@ pub struct EdgeConfig {
     internal_header_prefixes: &'static [&'static str],
     internal_headers: InternalHeaders,
     content_security_policy: &'static str,
+    compression_min_bytes: Option<usize>,
 }
 
 impl EdgeConfig {
@@ -70,7 +72,21 @@ impl EdgeConfig {
             internal_header_prefixes: DEFAULT_INTERNAL_HEADER_PREFIXES,
             internal_headers: InternalHeaders::Strip,
             content_security_policy: DEFAULT_CONTENT_SECURITY_POLICY,
+            compression_min_bytes: Some(DEFAULT_MIN_COMPRESS_BYTES),
         }
+    }
+
+    /// Compresses responses of at least `min_bytes` (default
+    /// [`DEFAULT_MIN_COMPRESS_BYTES`]) by `Accept-Encoding`; see [`crate::compression`].
+    pub const fn with_compression_min_bytes(mut self, min_bytes: usize) -> Self {
+        self.compression_min_bytes = Some(min_bytes);
+        self
+    }
+
+    /// Never compresses this component's responses (e.g. when a proxy in front does).
+    pub const fn without_compression(mut self) -> Self {
+        self.compression_min_bytes = None;
+        self
     }
 
     /// The body cap for routes without their own.
@@ -216,8 +232,9 @@ where
 ///
 /// In order: request id and `traceparent` are read (or made); internal headers are
 /// stripped per [`InternalHeaders`]; the body is read up to the route's cap (413
-/// beyond it); the handler runs; an error becomes its problem document; then every
-/// response gets `X-Request-Id`, `traceparent`, the security headers and an exact
+/// beyond it); the handler runs; an error becomes its problem document; the response
+/// is compressed per `Accept-Encoding` ([`crate::compression`]); then every response
+/// gets `X-Request-Id`, `traceparent`, the security headers and an exact
 /// `Content-Length`, and `HEAD` loses its body.
 pub async fn handle<B, F, Fut>(
     config: &EdgeConfig,
@@ -265,6 +282,12 @@ where
         }
     };
     let method = parts.method.clone();
+    let accept_encoding: HeaderMap = parts
+        .headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .map(|value| (header::ACCEPT_ENCODING, value.clone()))
+        .collect();
     let context = RequestContext {
         request_id,
         trace,
@@ -300,6 +323,9 @@ where
         .remove::<ClientId>()
         .map(|c| c.0)
         .or_else(|| context.client_id.clone());
+    if let Some(min_bytes) = config.compression_min_bytes {
+        response = compress_response(&method, &accept_encoding, response, min_bytes).await;
+    }
     finish_headers(config, &context, &method, &mut response);
     if cause.is_none() && response.status().is_server_error() {
         cause = Some(format!("handler answered {}", response.status()));
@@ -750,5 +776,115 @@ mod tests {
         ));
         assert!(!handled.response.headers().contains_key(header::SERVER));
         assert!(!handled.response.headers().contains_key("x-powered-by"));
+    }
+
+    fn large_json() -> Value {
+        let items: Vec<Value> = (0..100)
+            .map(|i| json!({"id": i, "name": "Widget", "description": "A fine widget"}))
+            .collect();
+        json!({ "items": items })
+    }
+
+    fn gunzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Read as _;
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(data)
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn every_component_compresses_large_json_with_an_exact_content_length() {
+        let handled = block_on(handle(
+            &EDGE,
+            request(Method::GET, "/items", &[("accept-encoding", "gzip")], b""),
+            |_, _| async { json_response(StatusCode::OK, &large_json()) },
+        ));
+        let response = handled.response;
+        assert_edge_headers(&response);
+        assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(response.headers()[header::VARY], "Accept-Encoding");
+        let length: usize = response.headers()[header::CONTENT_LENGTH]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let bytes = block_on(response.into_body().collect()).unwrap().to_bytes();
+        assert_eq!(bytes.len(), length);
+        let plain = serde_json::to_vec(&large_json()).unwrap();
+        assert!(length < plain.len());
+        assert_eq!(gunzip(&bytes), plain);
+    }
+
+    #[test]
+    fn a_small_response_is_sent_plain_but_varies_on_accept_encoding() {
+        let handled = block_on(handle(
+            &EDGE,
+            request(
+                Method::GET,
+                "/health",
+                &[("accept-encoding", "br, gzip")],
+                b"",
+            ),
+            ok_json,
+        ));
+        assert!(
+            !handled
+                .response
+                .headers()
+                .contains_key(header::CONTENT_ENCODING)
+        );
+        assert_eq!(handled.response.headers()[header::VARY], "Accept-Encoding");
+        assert_eq!(handled.response.headers()[header::CONTENT_LENGTH], "15");
+    }
+
+    #[test]
+    fn head_is_never_compressed() {
+        let handled = block_on(handle(
+            &EDGE,
+            request(Method::HEAD, "/items", &[("accept-encoding", "gzip")], b""),
+            |_, _| async { json_response(StatusCode::OK, &large_json()) },
+        ));
+        assert!(
+            !handled
+                .response
+                .headers()
+                .contains_key(header::CONTENT_ENCODING)
+        );
+        assert!(
+            !handled
+                .response
+                .headers()
+                .contains_key(header::CONTENT_LENGTH)
+        );
+    }
+
+    #[test]
+    fn a_component_can_opt_out_of_compression() {
+        static PLAIN: EdgeConfig = EdgeConfig::new("test").without_compression();
+        let handled = block_on(handle(
+            &PLAIN,
+            request(Method::GET, "/items", &[("accept-encoding", "gzip")], b""),
+            |_, _| async { json_response(StatusCode::OK, &large_json()) },
+        ));
+        assert!(
+            !handled
+                .response
+                .headers()
+                .contains_key(header::CONTENT_ENCODING)
+        );
+        assert!(!handled.response.headers().contains_key(header::VARY));
+    }
+
+    #[test]
+    fn a_lower_threshold_compresses_smaller_bodies() {
+        static EAGER: EdgeConfig = EdgeConfig::new("test").with_compression_min_bytes(10);
+        let handled = block_on(handle(
+            &EAGER,
+            request(Method::GET, "/", &[("accept-encoding", "gzip")], b""),
+            |_, _| async { json_response(StatusCode::OK, &json!({"message": "a".repeat(200)})) },
+        ));
+        assert_eq!(handled.response.headers()[header::CONTENT_ENCODING], "gzip");
     }
 }

@@ -42,6 +42,7 @@
 
 pub mod api_error;
 pub mod body;
+pub mod compression;
 pub mod conditional;
 pub mod cursor;
 pub mod edge;
