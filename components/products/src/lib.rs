@@ -1,19 +1,32 @@
-//! # products — placeholder (being built in this session): answers 404.
+//! # products — the catalogue
+//!
+//! - `GET /api/v1/products` (public): keyset pagination with signed cursors, filters,
+//!   one-field sorts backed by indexes, sparse fieldsets, `_links`, `ETag`/304,
+//!   `Cache-Control: public, max-age=60` (see [`query`]).
+//! - `GET /api/v1/products/{id}` (public): `ETag` from id and version, 304 on
+//!   `If-None-Match`, `_links` with the write actions only for `products:write`.
+//! - `POST /api/v1/products` (products:write): 201 + `Location` + `ETag`; SKU clash → 409.
+//! - `PUT` / `PATCH` (RFC 7396 merge patch) / `DELETE /api/v1/products/{id}`
+//!   (products:write): `If-Match` required (428 / 412), one guarded
+//!   `UPDATE … WHERE id = ? AND version = ?`; deleting a product that orders refer to → 409
+//!   (archive it instead).
+//! - Rate limit per client (or address) in the shared key-value store.
+//!
+//! Layers: `entry` (wasm only) → [`handlers`] (HTTP) → [`service`] (rules, no HTTP) →
+//! [`repository`] (SQL through `store::Guarded`). Everything but `entry` is tested
+//! natively with fakes.
+
 #![forbid(unsafe_code)]
 
+pub mod cursor;
+pub mod handlers;
+pub mod json;
+pub mod model;
+pub mod query;
+pub mod rate_limit;
+pub mod repository;
+pub mod service;
+pub mod view;
+
 #[cfg(target_arch = "wasm32")]
-mod entry {
-    use edge_http::{ApiError, EdgeConfig, EdgeResponse};
-    use spin_sdk::http::Request;
-    use spin_sdk::http_service;
-
-    static EDGE: EdgeConfig = EdgeConfig::new("products");
-
-    #[http_service]
-    async fn handle(request: Request) -> EdgeResponse {
-        edge_http::serve(&EDGE, request, |_request, _context| async {
-            Err(ApiError::not_found("No such resource."))
-        })
-        .await
-    }
-}
+mod entry;
