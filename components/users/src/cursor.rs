@@ -135,8 +135,14 @@ mod tests {
         let sort = SortOrder::CreatedDesc;
         let status = Some(AccountStatus::Active);
         let cursor = codec.encode(Direction::After, at, sort, status).unwrap();
-        assert_eq!(codec.decode(&cursor, sort, status), Ok((Direction::After, at)));
-        assert_eq!(codec.decode(&cursor, SortOrder::CreatedAsc, status), Err(InvalidCursor));
+        assert_eq!(
+            codec.decode(&cursor, sort, status),
+            Ok((Direction::After, at))
+        );
+        assert_eq!(
+            codec.decode(&cursor, SortOrder::CreatedAsc, status),
+            Err(InvalidCursor)
+        );
         assert_eq!(codec.decode(&cursor, sort, None), Err(InvalidCursor));
     }
 
@@ -144,14 +150,22 @@ mod tests {
     fn tampered_or_foreign_cursors_are_refused() {
         let codec = CursorCodec::new(b"0123456789abcdef0123456789abcdef");
         let sort = SortOrder::CreatedAsc;
-        let cursor = codec.encode(Direction::After, position(), sort, None).unwrap();
+        let cursor = codec
+            .encode(Direction::After, position(), sort, None)
+            .unwrap();
         let (payload, tag) = cursor.split_once('.').unwrap();
         let text = String::from_utf8(Base64UrlUnpadded::decode_vec(payload).unwrap()).unwrap();
         let forged = Base64UrlUnpadded::encode_string(text.replace("|a|", "|b|").as_bytes());
-        assert_eq!(codec.decode(&format!("{forged}.{tag}"), sort, None), Err(InvalidCursor));
+        assert_eq!(
+            codec.decode(&format!("{forged}.{tag}"), sort, None),
+            Err(InvalidCursor)
+        );
         let other = CursorCodec::new(b"another key, also thirty-two bytes");
         assert_eq!(other.decode(&cursor, sort, None), Err(InvalidCursor));
         assert_eq!(codec.decode("garbage", sort, None), Err(InvalidCursor));
-        assert_eq!(codec.decode(&"a".repeat(600), sort, None), Err(InvalidCursor));
+        assert_eq!(
+            codec.decode(&"a".repeat(600), sort, None),
+            Err(InvalidCursor)
+        );
     }
 }

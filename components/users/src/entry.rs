@@ -33,7 +33,9 @@ async fn config() -> Result<Config, ApiError> {
         .map_err(|_| ApiError::internal("variable registrations_per_hour is not a number"))?;
     let cursor_key = variable("cursor_key").await?;
     if cursor_key.len() < MIN_CURSOR_KEY_BYTES {
-        return Err(ApiError::internal("variable cursor_key is shorter than 32 bytes"));
+        return Err(ApiError::internal(
+            "variable cursor_key is shorter than 32 bytes",
+        ));
     }
     Ok(Config {
         kv_prefix,

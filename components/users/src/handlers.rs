@@ -22,8 +22,8 @@ use store::{BreakerStore, StoreError};
 
 use crate::cursor::CursorCodec;
 use crate::service::{
-    self, Caller, Direction, Page, Patch, Position, Precondition, SortOrder, User,
-    UserRepository, UsersError,
+    self, Caller, Direction, Page, Patch, Position, Precondition, SortOrder, User, UserRepository,
+    UsersError,
 };
 
 /// The collection route (register, admin list).
@@ -293,9 +293,10 @@ async fn remove<R: UserRepository, K: BreakerStore>(
         .await
         .map_err(users_error)?;
     let mut response = empty_response(StatusCode::NO_CONTENT);
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
     Ok(response)
 }
 
@@ -461,9 +462,10 @@ fn list_response(
         StatusCode::OK,
         &json!({ "items": items, "_links": Value::Object(links) }),
     )?;
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
     Ok(response)
 }
 
@@ -630,7 +632,10 @@ fn set_user_headers(headers: &mut HeaderMap, etag: &str) -> Result<(), ApiError>
         header::ETAG,
         HeaderValue::from_str(etag).map_err(ApiError::internal)?,
     );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
     headers.insert(header::VARY, HeaderValue::from_static("Authorization"));
     Ok(())
 }
@@ -676,12 +681,7 @@ fn if_match(headers: &HeaderMap, id: UserId) -> Precondition {
         .iter()
         .filter(|t| !t.starts_with("W/"))
         .filter_map(|t| {
-            let version = t
-                .trim_matches('"')
-                .split_once('-')?
-                .0
-                .parse::<u32>()
-                .ok()?;
+            let version = t.trim_matches('"').split_once('-')?.0.parse::<u32>().ok()?;
             (etag_for(id, version) == *t).then_some(version)
         })
         .collect();
@@ -739,7 +739,10 @@ async fn registration_limit<R, K: BreakerStore>(
     );
     let (count, kv_failure) = match deps.kv.increment(&key, 1).await {
         Ok(count) => (u64::try_from(count).unwrap_or(0), None),
-        Err(e) => (0, Some(format!("registration rate limit not enforced: {e}"))),
+        Err(e) => (
+            0,
+            Some(format!("registration rate limit not enforced: {e}")),
+        ),
     };
     RegistrationLimit {
         limit: deps.config.registrations_per_hour,
@@ -756,8 +759,10 @@ fn with_limit_headers(mut response: EdgeResponse, limit: &RegistrationLimit) -> 
         limit.limit
     );
     let state = format!("\"register\";r={remaining};t={}", limit.reset_secs);
-    if let (Ok(policy), Ok(state)) = (HeaderValue::from_str(&policy), HeaderValue::from_str(&state))
-    {
+    if let (Ok(policy), Ok(state)) = (
+        HeaderValue::from_str(&policy),
+        HeaderValue::from_str(&state),
+    ) {
         response.headers_mut().insert(RATELIMIT_POLICY, policy);
         response.headers_mut().insert(RATELIMIT, state);
     }
@@ -771,11 +776,9 @@ fn store_error(error: StoreError) -> ApiError {
         StoreError::Unavailable { retry_after_secs } => ApiError::ServiceUnavailable {
             retry_after_secs: u64::from(retry_after_secs),
         },
-        StoreError::Transient { .. } | StoreError::Timeout { .. } => {
-            ApiError::ServiceUnavailable {
-                retry_after_secs: 1,
-            }
-        }
+        StoreError::Transient { .. } | StoreError::Timeout { .. } => ApiError::ServiceUnavailable {
+            retry_after_secs: 1,
+        },
         other => ApiError::internal(other),
     }
 }

@@ -8,9 +8,7 @@ use store::{
     BreakerStore, Clock, Database, Guarded, Idempotency, Random, Row, Sleeper, StoreError, Value,
 };
 
-use crate::service::{
-    Direction, NewUser, PageQuery, SortOrder, User, UserChanges, UserRepository,
-};
+use crate::service::{Direction, NewUser, PageQuery, SortOrder, User, UserChanges, UserRepository};
 
 /// The columns every read selects, in [`decode`] order. No `password_hash`.
 macro_rules! user_columns {
@@ -132,7 +130,9 @@ where
         ];
         // Not retried: after a lost connection the row may exist, and a retry would
         // answer "email taken" for the caller's own registration.
-        self.db.execute(Idempotency::Unsafe, INSERT, &params).await?;
+        self.db
+            .execute(Idempotency::Unsafe, INSERT, &params)
+            .await?;
         self.find(user.id)
             .await?
             .ok_or_else(|| StoreError::other("inserted user not found"))
@@ -185,7 +185,12 @@ where
 
     async fn page(&self, query: &PageQuery) -> Result<Vec<User>, StoreError> {
         let (sql, params) = page_sql(query);
-        self.db.query(&sql, &params).await?.iter().map(decode).collect()
+        self.db
+            .query(&sql, &params)
+            .await?
+            .iter()
+            .map(decode)
+            .collect()
     }
 }
 
@@ -210,7 +215,10 @@ mod tests {
         };
         let (sql, params) = page_sql(&query);
         assert!(sql.contains("WHERE status = ? AND (created_at < "), "{sql}");
-        assert!(sql.ends_with("ORDER BY created_at DESC, id DESC LIMIT ?"), "{sql}");
+        assert!(
+            sql.ends_with("ORDER BY created_at DESC, id DESC LIMIT ?"),
+            "{sql}"
+        );
         assert!(!sql.contains("password_hash"));
         assert_eq!(params.len(), 5);
         let back = PageQuery {
@@ -220,6 +228,9 @@ mod tests {
         };
         let (sql, _) = page_sql(&back);
         assert!(sql.contains("WHERE (created_at > "), "{sql}");
-        assert!(sql.ends_with("ORDER BY created_at ASC, id ASC LIMIT ?"), "{sql}");
+        assert!(
+            sql.ends_with("ORDER BY created_at ASC, id ASC LIMIT ?"),
+            "{sql}"
+        );
     }
 }

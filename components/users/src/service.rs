@@ -265,7 +265,11 @@ pub async fn register<R: UserRepository>(
 
 /// Reads `id` for `caller`: their own account, or any with `admin`. Anything else is
 /// indistinguishable from a missing user.
-pub async fn get<R: UserRepository>(repo: &R, caller: &Caller, id: UserId) -> Result<User, UsersError> {
+pub async fn get<R: UserRepository>(
+    repo: &R,
+    caller: &Caller,
+    id: UserId,
+) -> Result<User, UsersError> {
     if !caller.may_access(id) {
         return Err(UsersError::NotFound);
     }
@@ -619,7 +623,13 @@ mod tests {
             display_name: Some(Some(DisplayName::parse("Ada").unwrap())),
             ..Patch::default()
         };
-        let missing = block_on(update(&repo, &me(a.id), a.id, &Precondition::Missing, patch.clone()));
+        let missing = block_on(update(
+            &repo,
+            &me(a.id),
+            a.id,
+            &Precondition::Missing,
+            patch.clone(),
+        ));
         assert!(matches!(missing, Err(UsersError::PreconditionRequired)));
         let stale = block_on(update(
             &repo,
@@ -649,8 +659,14 @@ mod tests {
             roles: Some(Roles::only(Role::Admin)),
             ..Patch::default()
         };
-        let err = block_on(update(&repo, &me(a.id), a.id, &Precondition::Any, promote.clone()))
-            .unwrap_err();
+        let err = block_on(update(
+            &repo,
+            &me(a.id),
+            a.id,
+            &Precondition::Any,
+            promote.clone(),
+        ))
+        .unwrap_err();
         assert!(matches!(err, UsersError::Forbidden(_)));
         assert_eq!(block_on(repo.find(a.id)).unwrap().unwrap().version, 1);
         let done = block_on(update(&repo, &admin(), a.id, &Precondition::Any, promote)).unwrap();
@@ -709,7 +725,8 @@ mod tests {
         .unwrap();
         assert_eq!(back.items, all[2..4]);
         assert!(back.prev.is_some() && back.next.is_some());
-        let newest = block_on(list(&repo, &admin(), None, SortOrder::CreatedDesc, None, 1)).unwrap();
+        let newest =
+            block_on(list(&repo, &admin(), None, SortOrder::CreatedDesc, None, 1)).unwrap();
         assert_eq!(newest.items, all[4..5]);
     }
 
@@ -717,7 +734,15 @@ mod tests {
     fn listing_needs_admin() {
         let repo = FakeUsers::default();
         let a = repo.seed("a@example.com", Roles::only(Role::Customer));
-        let err = block_on(list(&repo, &me(a.id), None, SortOrder::CreatedAsc, None, 10)).unwrap_err();
+        let err = block_on(list(
+            &repo,
+            &me(a.id),
+            None,
+            SortOrder::CreatedAsc,
+            None,
+            10,
+        ))
+        .unwrap_err();
         assert!(matches!(err, UsersError::Forbidden(_)));
     }
 }

@@ -17,6 +17,7 @@ pub mod accounts;
 pub mod error;
 pub mod migrations;
 pub mod names;
+pub mod seed;
 
 use std::time::Duration;
 
