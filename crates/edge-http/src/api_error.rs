@@ -94,6 +94,15 @@ pub enum ApiError {
     /// 500 Internal Server Error: our bug or an unexpected failure. The cause is written
     /// (redacted) to the log line and never to the response.
     Internal(InternalError),
+    /// Any other error answered with extra response headers, e.g. a 429 with the
+    /// `RateLimit`/`RateLimit-Policy` headers (see [`ApiError::with_headers`]). Status,
+    /// problem and log cause are those of `error`.
+    WithHeaders {
+        /// The error answered.
+        error: Box<ApiError>,
+        /// Headers added to the error response (after the ones `error` sets itself).
+        headers: Vec<(HeaderName, HeaderValue)>,
+    },
 }
 
 /// The cause of a 500, kept for the log line.
@@ -186,9 +195,31 @@ impl ApiError {
         Self::Internal(InternalError(error.into()))
     }
 
+    /// The same error answered with `headers` added to its response (appended, so a
+    /// list-valued field such as `RateLimit` can carry several members).
+    pub fn with_headers(self, headers: Vec<(HeaderName, HeaderValue)>) -> Self {
+        match self {
+            Self::WithHeaders {
+                error,
+                headers: mut existing,
+            } => {
+                existing.extend(headers);
+                Self::WithHeaders {
+                    error,
+                    headers: existing,
+                }
+            }
+            error => Self::WithHeaders {
+                error: Box::new(error),
+                headers,
+            },
+        }
+    }
+
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
+            Self::WithHeaders { error, .. } => error.status(),
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -211,6 +242,7 @@ impl ApiError {
     pub fn log_cause(&self) -> Option<String> {
         match self {
             Self::Internal(cause) => Some(cause.to_string()),
+            Self::WithHeaders { error, .. } => error.log_cause(),
             _ => None,
         }
     }
@@ -219,6 +251,7 @@ impl ApiError {
     pub fn to_problem(&self, request_id: &RequestId) -> Problem {
         let problem = Problem::new(self.status(), request_id);
         match self {
+            Self::WithHeaders { error, .. } => error.to_problem(request_id),
             Self::BadRequest { detail, errors } => problem
                 .with_detail(detail.clone())
                 .with_errors(errors.clone()),
@@ -270,6 +303,11 @@ impl ApiError {
             | Self::ServiceUnavailable { retry_after_secs } => {
                 vec![(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs))]
             }
+            Self::WithHeaders { error, headers } => {
+                let mut all = error.headers();
+                all.extend(headers.iter().cloned());
+                all
+            }
             _ => Vec::new(),
         }
     }
@@ -277,8 +315,15 @@ impl ApiError {
     /// The complete error response for request `request_id`.
     pub fn to_response(&self, request_id: &RequestId) -> EdgeResponse {
         let mut response = self.to_problem(request_id).into_response();
-        for (name, value) in self.headers() {
+        let (own, extra) = match self {
+            Self::WithHeaders { error, headers } => (error.headers(), headers.as_slice()),
+            _ => (self.headers(), &[][..]),
+        };
+        for (name, value) in own {
             response.headers_mut().insert(name, value);
+        }
+        for (name, value) in extra {
+            response.headers_mut().append(name.clone(), value.clone());
         }
         response
     }
@@ -304,6 +349,7 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Internal(cause) => write!(f, "{}: {cause}", self.status()),
+            Self::WithHeaders { error, .. } => fmt::Display::fmt(error, f),
             _ => write!(f, "{}", self.status()),
         }
     }
@@ -445,6 +491,34 @@ mod tests {
         let problem = serde_json::to_string(&error.to_problem(&id())).unwrap();
         assert!(!problem.contains("mysql"), "{problem}");
         assert!(!problem.contains("detail"), "{problem}");
+    }
+
+    #[test]
+    fn extra_headers_keep_the_inner_status_problem_and_headers() {
+        let error = ApiError::TooManyRequests {
+            retry_after_secs: 9,
+        }
+        .with_headers(vec![(
+            HeaderName::from_static("ratelimit"),
+            HeaderValue::from_static("\"a\";r=0;t=9"),
+        )])
+        .with_headers(vec![(
+            HeaderName::from_static("ratelimit"),
+            HeaderValue::from_static("\"b\";r=3;t=9"),
+        )]);
+        assert_eq!(error.status().as_u16(), 429);
+        let response = error.to_response(&id());
+        assert_eq!(response.status().as_u16(), 429);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "9");
+        let limits: Vec<_> = response.headers().get_all("ratelimit").iter().collect();
+        assert_eq!(limits, ["\"a\";r=0;t=9", "\"b\";r=3;t=9"]);
+        assert_eq!(
+            error.to_problem(&id()).detail.as_deref(),
+            Some("Too many requests; retry after 9 seconds.")
+        );
+        let internal = ApiError::internal("boom").with_headers(Vec::new());
+        assert_eq!(internal.log_cause().as_deref(), Some("boom"));
+        assert_eq!(internal.to_string(), "500 Internal Server Error: boom");
     }
 
     #[test]

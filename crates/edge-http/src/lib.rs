@@ -52,6 +52,7 @@ pub mod negotiation;
 pub mod principal;
 pub mod problem;
 pub mod query;
+pub mod rate_limit;
 pub mod redact;
 pub mod request_id;
 pub mod response;
@@ -74,6 +75,7 @@ pub use principal::{
 };
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 pub use query::{QueryParams, QueryRules};
+pub use rate_limit::{Counter, Decision, RateLimitPolicy, RateLimiter, client_ip, client_subject};
 pub use request_id::{REQUEST_ID_HEADER, RequestId};
 pub use response::{
     APPLICATION_JSON, ClientId, EdgeBody, EdgeResponse, HandlerResult, LogCause, attach_log_cause,
