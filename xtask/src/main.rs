@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod database;
+mod dev_secrets;
 mod process;
 mod services;
 mod workspace;
@@ -83,17 +84,72 @@ fn up() -> Result<()> {
     database::ensure_running(&db)?;
     services::ensure_redis()?;
     let credentials = database::migrate_and_provision(&db)?;
-    seed(&db)?;
-
+    let secrets = dev_secrets::DevSecrets::load_or_generate(&dev_secrets::path())?;
     let listen = std::env::var("ORDERLY_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
-    let variables = database::spin_variables(&db, &credentials);
+    seed(&db, &secrets, &listen)?;
+
+    let mut variables = database::spin_variables(&db, &credentials);
+    variables.extend(secrets.spin_variables());
     services::serve(&root, &listen, &variables)
 }
 
-/// Seed data for development. Nothing yet: the identity issue adds a demo OAuth client
-/// and user here (through the identity component's own code paths, never fake rows).
-fn seed(_db: &database::Settings) -> Result<()> {
-    println!("seed: nothing to seed yet");
+/// Seeds the demo OAuth clients and accounts (`migrate::seed`, idempotent) and prints
+/// how to use them. Secrets come from `target/orderly/dev-secrets.env`; the environment
+/// (`ORDERLY_SEED_*`) overrides them, e.g. to choose the admin's email or password.
+fn seed(db: &database::Settings, secrets: &dev_secrets::DevSecrets, listen: &str) -> Result<()> {
+    let from_env = |name: &str, fallback: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| fallback.to_owned())
+    };
+    let config = migrate::seed::SeedConfig {
+        machine_client_secret: from_env(
+            "ORDERLY_SEED_MACHINE_CLIENT_SECRET",
+            secrets.machine_client_secret(),
+        ),
+        admin_email: from_env(
+            "ORDERLY_SEED_ADMIN_EMAIL",
+            migrate::seed::DEFAULT_ADMIN_EMAIL,
+        ),
+        admin_password: from_env("ORDERLY_SEED_ADMIN_PASSWORD", secrets.admin_password()),
+        demo: Some((
+            from_env("ORDERLY_SEED_DEMO_EMAIL", migrate::seed::DEFAULT_DEMO_EMAIL),
+            from_env("ORDERLY_SEED_DEMO_PASSWORD", secrets.demo_password()),
+        )),
+    };
+    let report = migrate::seed::seed_blocking(&db.admin_url, &db.database, &config)?;
+    for (what, outcome) in &report.rows {
+        println!("seed: {what}: {outcome:?}");
+    }
+    // A development tool: print the demo credentials (they live in dev-secrets.env).
+    println!(
+        "seed: machine client  {} / secret {}  (client_credentials; scopes {})",
+        migrate::seed::MACHINE_CLIENT_ID,
+        config.machine_client_secret,
+        migrate::seed::MACHINE_SCOPES
+    );
+    println!(
+        "seed: browser client  {} (public, PKCE; redirect {})",
+        migrate::seed::WEB_CLIENT_ID,
+        migrate::seed::WEB_REDIRECT_URIS.join(", ")
+    );
+    println!(
+        "seed: admin login     {} / {}",
+        config.admin_email, config.admin_password
+    );
+    if let Some((email, password)) = &config.demo {
+        println!("seed: demo login      {email} / {password}");
+    }
+    println!(
+        "seed: try  curl -u {}:{} -d grant_type=client_credentials http://{listen}/oauth2/token",
+        migrate::seed::MACHINE_CLIENT_ID,
+        config.machine_client_secret
+    );
+    println!(
+        "seed: secrets in {} (delete it to rotate)",
+        dev_secrets::path().display()
+    );
     Ok(())
 }
 
