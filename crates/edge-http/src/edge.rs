@@ -14,6 +14,7 @@ use http_body_util::Full;
 use crate::ApiError;
 use crate::body::{BodyError, read_body_capped};
 use crate::compression::{DEFAULT_MIN_COMPRESS_BYTES, compress_response};
+use crate::cors::CorsPolicy;
 use crate::log_line::{LogRecord, duration_millis, format_rfc3339_millis, write_log_line};
 use crate::principal::Principal;
 use crate::problem::Problem;
@@ -225,6 +226,55 @@ where
     let handled = handle(config, request, handler).await;
     write_log_line(&handled.log);
     handled.response
+}
+
+/// [`serve`] with CORS: preflights from allowed origins are answered (204) before the
+/// handler runs, and every other response, errors included, gets the CORS headers
+/// ([`crate::cors`]). Build `cors` from the `cors_origins` variable.
+pub async fn serve_with_cors<B, F, Fut>(
+    config: &EdgeConfig,
+    cors: &CorsPolicy,
+    request: http::Request<B>,
+    handler: F,
+) -> EdgeResponse
+where
+    B: Body,
+    B::Error: Display,
+    F: FnOnce(http::Request<Bytes>, RequestContext) -> Fut,
+    Fut: Future<Output = HandlerResult>,
+{
+    let handled = handle_with_cors(config, cors, request, handler).await;
+    write_log_line(&handled.log);
+    handled.response
+}
+
+/// [`handle`] with CORS (see [`serve_with_cors`]).
+pub async fn handle_with_cors<B, F, Fut>(
+    config: &EdgeConfig,
+    cors: &CorsPolicy,
+    request: http::Request<B>,
+    handler: F,
+) -> Handled
+where
+    B: Body,
+    B::Error: Display,
+    F: FnOnce(http::Request<Bytes>, RequestContext) -> Fut,
+    Fut: Future<Output = HandlerResult>,
+{
+    let preflight = cors.preflight(request.method(), request.headers());
+    let answered = preflight.is_some();
+    let origin = CorsPolicy::request_headers_of(request.headers());
+    let mut handled = handle(config, request, move |req, ctx| async move {
+        match preflight {
+            Some(response) => Ok(response),
+            None => handler(req, ctx).await,
+        }
+    })
+    .await;
+    if !answered {
+        cors.apply(&origin, handled.response.headers_mut());
+    }
+    handled
 }
 
 /// Runs `handler` inside the edge and returns the response with its log record
@@ -886,5 +936,128 @@ mod tests {
             |_, _| async { json_response(StatusCode::OK, &json!({"message": "a".repeat(200)})) },
         ));
         assert_eq!(handled.response.headers()[header::CONTENT_ENCODING], "gzip");
+    }
+
+    fn cors() -> CorsPolicy {
+        CorsPolicy::from_config("https://shop.example").unwrap()
+    }
+
+    #[test]
+    fn an_allowed_preflight_is_answered_before_the_handler_with_edge_headers() {
+        let called = Cell::new(false);
+        let handled = block_on(handle_with_cors(
+            &EDGE,
+            &cors(),
+            request(
+                Method::OPTIONS,
+                "/api/v1/products",
+                &[
+                    ("origin", "https://shop.example"),
+                    ("access-control-request-method", "POST"),
+                    (
+                        "access-control-request-headers",
+                        "authorization, content-type",
+                    ),
+                ],
+                b"",
+            ),
+            |_, _| {
+                called.set(true);
+                async { Err(ApiError::method_not_allowed(&[Method::GET])) }
+            },
+        ));
+        assert!(!called.get());
+        let response = handled.response;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        assert_edge_headers(&response);
+        assert_eq!(
+            response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://shop.example"
+        );
+        assert!(
+            response
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_METHODS)
+        );
+        assert_eq!(handled.log.status, 204);
+    }
+
+    #[test]
+    fn a_preflight_from_another_origin_reaches_the_handler_without_cors_headers() {
+        let handled = block_on(handle_with_cors(
+            &EDGE,
+            &cors(),
+            request(
+                Method::OPTIONS,
+                "/x",
+                &[
+                    ("origin", "https://evil.example"),
+                    ("access-control-request-method", "DELETE"),
+                ],
+                b"",
+            ),
+            |_, _| async { Err(ApiError::method_not_allowed(&[Method::GET])) },
+        ));
+        assert_eq!(handled.response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert!(
+            !handled
+                .response
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        );
+        let vary: Vec<_> = handled
+            .response
+            .headers()
+            .get_all(header::VARY)
+            .iter()
+            .collect();
+        assert_eq!(vary, ["Accept-Encoding", "Origin"]);
+    }
+
+    #[test]
+    fn responses_and_problems_for_an_allowed_origin_carry_cors_and_both_varies() {
+        let handled = block_on(handle_with_cors(
+            &EDGE,
+            &cors(),
+            request(
+                Method::GET,
+                "/items",
+                &[
+                    ("origin", "https://shop.example"),
+                    ("accept-encoding", "gzip"),
+                ],
+                b"",
+            ),
+            |_, _| async { json_response(StatusCode::OK, &large_json()) },
+        ));
+        let h = handled.response.headers();
+        assert_eq!(
+            h[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://shop.example"
+        );
+        assert_eq!(
+            h[header::ACCESS_CONTROL_EXPOSE_HEADERS],
+            crate::cors::EXPOSED_HEADERS
+        );
+        assert_eq!(h[header::CONTENT_ENCODING], "gzip");
+        let vary: Vec<_> = h.get_all(header::VARY).iter().collect();
+        assert_eq!(vary, ["Accept-Encoding", "Origin"]);
+
+        let problem = block_on(handle_with_cors(
+            &EDGE,
+            &cors(),
+            request(
+                Method::GET,
+                "/x",
+                &[("origin", "https://shop.example")],
+                b"",
+            ),
+            |_, _| async { Err(ApiError::not_found("nope")) },
+        ));
+        assert_eq!(problem.response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            problem.response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://shop.example"
+        );
     }
 }

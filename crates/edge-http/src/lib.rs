@@ -44,6 +44,7 @@ pub mod api_error;
 pub mod body;
 pub mod compression;
 pub mod conditional;
+pub mod cors;
 pub mod cursor;
 pub mod edge;
 pub mod links;
@@ -62,10 +63,11 @@ pub mod trace_context;
 pub use api_error::{ApiError, InternalError};
 pub use body::{BodyError, read_body_capped};
 pub use conditional::{ETag, check_if_none_match, not_modified_for, require_if_match};
+pub use cors::CorsPolicy;
 pub use cursor::{Cursor, CursorError, CursorKey};
 pub use edge::{
     CLIENT_ID_HEADER, EdgeConfig, Handled, InternalHeaders, MATCHED_ROUTE_HEADER, RequestContext,
-    handle, serve,
+    handle, handle_with_cors, serve, serve_with_cors,
 };
 pub use links::{Link, Links, QueryString, percent_encode};
 pub use log_line::LogRecord;
