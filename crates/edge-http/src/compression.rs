@@ -16,6 +16,8 @@
 //! - a strong `ETag` gets the coding as suffix (`"abc-gzip"`): each encoding is its
 //!   own representation (RFC 9110 §8.8.3.3); [`crate::conditional`] ignores the suffix
 //!   when comparing;
+//! - a 304 answering an `If-None-Match` that named the suffixed tag repeats that tag,
+//!   so a cache holding the compressed representation recognises the 304 as its own;
 //! - the result is used only when smaller; `Content-Length` is set by the edge after.
 
 use std::io::Write as _;
@@ -194,14 +196,61 @@ pub fn add_vary(headers: &mut HeaderMap, token: &'static str) {
     }
 }
 
+/// The request headers [`compress_response`] reads (`Accept-Encoding`,
+/// `If-None-Match`), copied so the request itself can move into the handler.
+pub fn request_headers_of(request: &HeaderMap) -> HeaderMap {
+    let mut kept = HeaderMap::new();
+    for name in [header::ACCEPT_ENCODING, header::IF_NONE_MATCH] {
+        for value in request.get_all(&name) {
+            kept.append(name.clone(), value.clone());
+        }
+    }
+    kept
+}
+
+/// On a 304 with strong `ETag: "x"` for a request whose `If-None-Match` named
+/// `"x-gzip"` or `"x-br"`: answers with that tag, the one the client's cache stored.
+fn echo_encoded_etag(request_headers: &HeaderMap, response: &mut EdgeResponse) {
+    let Some(opaque) = response
+        .headers()
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.strip_prefix('"'))
+        .and_then(|t| t.strip_suffix('"'))
+        .map(str::to_owned)
+    else {
+        return;
+    };
+    let sent = request_headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .find(|t| {
+            [Coding::Gzip, Coding::Br]
+                .iter()
+                .any(|c| *t == format!("\"{opaque}-{}\"", c.token()))
+        })
+        .and_then(|t| HeaderValue::from_str(t).ok());
+    if let Some(value) = sent {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+}
+
 /// Applies the module's rules to `response` for a request with `method` and
-/// `request_headers`; `min_bytes` is the size threshold.
+/// `request_headers` (at least those of [`request_headers_of`]); `min_bytes` is the
+/// size threshold.
 pub async fn compress_response(
     method: &Method,
     request_headers: &HeaderMap,
-    response: EdgeResponse,
+    mut response: EdgeResponse,
     min_bytes: usize,
 ) -> EdgeResponse {
+    if response.status() == StatusCode::NOT_MODIFIED {
+        echo_encoded_etag(request_headers, &mut response);
+        return response;
+    }
     let status = response.status();
     let headers = response.headers();
     let compressible = headers
@@ -533,6 +582,36 @@ mod tests {
             1024,
         ));
         assert_eq!(result.headers()[header::ETAG], "W/\"abc\"");
+    }
+
+    #[test]
+    fn a_304_repeats_the_encoded_tag_the_client_sent() {
+        let mut request = accept("gzip");
+        request.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_static("\"abc-gzip\""),
+        );
+        let mut not_modified = http::Response::new(Full::new(Bytes::new()));
+        *not_modified.status_mut() = StatusCode::NOT_MODIFIED;
+        not_modified
+            .headers_mut()
+            .insert(header::ETAG, HeaderValue::from_static("\"abc\""));
+        let result = block_on(compress_response(
+            &Method::GET,
+            &request,
+            not_modified,
+            1024,
+        ));
+        assert_eq!(result.headers()[header::ETAG], "\"abc-gzip\"");
+
+        let plain_request = accept("gzip");
+        let mut plain = http::Response::new(Full::new(Bytes::new()));
+        *plain.status_mut() = StatusCode::NOT_MODIFIED;
+        plain
+            .headers_mut()
+            .insert(header::ETAG, HeaderValue::from_static("\"abc\""));
+        let result = block_on(compress_response(&Method::GET, &plain_request, plain, 1024));
+        assert_eq!(result.headers()[header::ETAG], "\"abc\"");
     }
 
     proptest! {

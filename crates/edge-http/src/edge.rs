@@ -332,12 +332,7 @@ where
         }
     };
     let method = parts.method.clone();
-    let accept_encoding: HeaderMap = parts
-        .headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .map(|value| (header::ACCEPT_ENCODING, value.clone()))
-        .collect();
+    let compression_headers = crate::compression::request_headers_of(&parts.headers);
     let context = RequestContext {
         request_id,
         trace,
@@ -374,7 +369,7 @@ where
         .map(|c| c.0)
         .or_else(|| context.client_id.clone());
     if let Some(min_bytes) = config.compression_min_bytes {
-        response = compress_response(&method, &accept_encoding, response, min_bytes).await;
+        response = compress_response(&method, &compression_headers, response, min_bytes).await;
     }
     finish_headers(config, &context, &method, &mut response);
     if cause.is_none() && response.status().is_server_error() {
@@ -936,6 +931,49 @@ mod tests {
             |_, _| async { json_response(StatusCode::OK, &json!({"message": "a".repeat(200)})) },
         ));
         assert_eq!(handled.response.headers()[header::CONTENT_ENCODING], "gzip");
+    }
+
+    #[test]
+    fn a_conditional_get_for_the_compressed_representation_gets_its_own_tag_back() {
+        use crate::conditional::{ETag, check_if_none_match};
+        let etag = ETag::from_version("p1", 4);
+        let first = block_on(handle(
+            &EDGE,
+            request(
+                Method::GET,
+                "/items/p1",
+                &[("accept-encoding", "gzip")],
+                b"",
+            ),
+            |_, _| async move {
+                let mut response = json_response(StatusCode::OK, &large_json())?;
+                response
+                    .headers_mut()
+                    .insert(header::ETAG, ETag::from_version("p1", 4).to_header_value());
+                Ok(response)
+            },
+        ));
+        let stored = first.response.headers()[header::ETAG]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(stored, format!("\"{}-gzip\"", etag.opaque()));
+        let second = block_on(handle(
+            &EDGE,
+            request(
+                Method::GET,
+                "/items/p1",
+                &[("accept-encoding", "gzip"), ("if-none-match", &stored)],
+                b"",
+            ),
+            |req, _| async move {
+                let current = ETag::from_version("p1", 4);
+                Ok(check_if_none_match(req.headers(), &current)
+                    .unwrap_or_else(|| crate::response::empty_response(StatusCode::OK)))
+            },
+        ));
+        assert_eq!(second.response.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(second.response.headers()[header::ETAG], stored.as_str());
     }
 
     fn cors() -> CorsPolicy {
