@@ -36,6 +36,19 @@
 //! - writes one JSON log line with secrets redacted ([`log_line`], [`redact`]).
 //!
 //! It has no Spin dependency, so all of this is tested natively with `cargo test`.
+//!
+//! ## The HTTP contract helpers (what a handler calls)
+//!
+//! | Need | Call | Answers |
+//! |---|---|---|
+//! | Compression | nothing: [`handle`] compresses by `Accept-Encoding` (br, gzip; ≥ 1 KiB; `Vary`) — opt out with [`EdgeConfig::without_compression`] | |
+//! | CORS | [`serve_with_cors`]`(&EDGE, &CorsPolicy::from_config(&cors_origins)?, req, router)` | preflight 204, `Access-Control-Allow-Origin` for listed origins |
+//! | `ETag` / 304 | [`ETag::from_version`]`(id, version)`; [`check_if_none_match`] or [`not_modified_for`] on GET | 304 with `ETag`, `Cache-Control`, `Vary` |
+//! | Optimistic concurrency | [`require_if_match`]`(headers, &current)?` on PUT/PATCH/DELETE | 428 missing, 412 mismatch |
+//! | Query validation | `QueryParams::parse(uri.query(), &QueryRules::new(&["limit", "cursor", "sort"]))?` | 400, errors at `/query/<name>` |
+//! | Keyset pages | `CursorKey::new(cursor_key.as_bytes())?.bound_to(&[("sort", sort)])`, [`Cursor::encode`] / `Cursor::decode::<T>(..)?` | 400 at `/query/cursor` for tampered, foreign or oversized cursors |
+//! | Links | [`Links`]`::new().with("self", ..)`, `Links::page(path, &query, cursor, next, prev)`, [`QueryString`] | `_links` (HAL) |
+//! | Rate limits | `RateLimiter::new(kv_prefix).check(&SpinKv::shared(), &RateLimitPolicy::per_minute("addr", n), &client_subject(req.headers()), now).await`, then `decision.enforce()?` and `decision.finish(&mut response)` | 429 + `Retry-After` + `RateLimit`/`RateLimit-Policy`; fails open (logged) when the KV is down |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use orderly_host::{App, AppOptions, ReuseConfig, RunningServer};
 
+pub mod products;
 pub mod tokens_forge;
 
 /// The repository root.
