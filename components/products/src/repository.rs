@@ -75,25 +75,34 @@ fn decode_error(column: usize, expected: &'static str) -> StoreError {
     }
 }
 
+/// A text column. `ascii_bin` columns (`sku`, `currency`) arrive as binary through
+/// `spin:mysql`, so both kinds are accepted (binary must be UTF-8).
+fn text(row: &Row, column: usize) -> Result<String, StoreError> {
+    match row.value(column)? {
+        Value::Bytes(bytes) => {
+            String::from_utf8(bytes.clone()).map_err(|_| decode_error(column, "UTF-8 text"))
+        }
+        _ => row.get::<String>(column),
+    }
+}
+
 /// A row of [`COLUMNS`] as a [`Product`]. Values the domain types refuse (which the
 /// schema's checks should have stopped) are decode errors, never panics.
 fn decode(row: &Row) -> Result<Product, StoreError> {
     let id = ProductId::try_from(row.get::<Uuid>(0)?)
         .map_err(|_| decode_error(0, "a UUIDv7 product id"))?;
-    let sku = Sku::parse(&row.get::<String>(1)?).map_err(|_| decode_error(1, "a SKU"))?;
-    let name = ProductName::parse(&row.get::<String>(2)?)
-        .map_err(|_| decode_error(2, "a product name"))?;
+    let sku = Sku::parse(&text(row, 1)?).map_err(|_| decode_error(1, "a SKU"))?;
+    let name = ProductName::parse(&text(row, 2)?).map_err(|_| decode_error(2, "a product name"))?;
     let description = row
         .get::<Option<String>>(3)?
         .map(|text| Description::parse(&text))
         .transpose()
         .map_err(|_| decode_error(3, "a description"))?;
-    let currency =
-        Currency::parse(&row.get::<String>(5)?).map_err(|_| decode_error(5, "a currency"))?;
+    let currency = Currency::parse(&text(row, 5)?).map_err(|_| decode_error(5, "a currency"))?;
     let price = Money::new(row.get::<i64>(4)?, currency).map_err(|_| decode_error(4, "a price"))?;
     let stock = Stock::new(row.get::<i64>(6)?).map_err(|_| decode_error(6, "a stock count"))?;
-    let status = ProductStatus::parse(&row.get::<String>(7)?)
-        .map_err(|_| decode_error(7, "a product status"))?;
+    let status =
+        ProductStatus::parse(&text(row, 7)?).map_err(|_| decode_error(7, "a product status"))?;
     Ok(Product {
         id,
         draft: ProductDraft {
@@ -254,11 +263,12 @@ mod tests {
     fn row(id: ProductId, description: Option<&str>) -> Row {
         Row::from_values(vec![
             Value::from(id.to_bytes().to_vec()),
-            Value::from("MUG-1"),
+            // ascii_bin columns arrive as binary.
+            Value::from(b"MUG-1".to_vec()),
             Value::from("Mug"),
             description.map_or(Value::Null, Value::from),
             Value::Int(1299),
-            Value::from("EUR"),
+            Value::from(b"EUR".to_vec()),
             Value::Int(3),
             Value::from("active"),
             Value::UInt(2),
