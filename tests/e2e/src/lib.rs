@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use orderly_host::{App, AppOptions, ReuseConfig, RunningServer};
 
 pub mod products;
+pub mod users;
 pub mod tokens_forge;
 
 /// The repository root.
