@@ -13,7 +13,7 @@ use crate::model::{
 };
 
 const SELECT_CLIENT: &str = "SELECT id, client_id, client_name, client_type, secret_hash, \
-     CAST(redirect_uris AS CHAR), grant_types, scopes, status \
+     CAST(redirect_uris AS CHAR(4000) CHARACTER SET utf8mb4), grant_types, scopes, status \
      FROM oauth_clients WHERE client_id = ? LIMIT 1";
 
 const SELECT_USER: &str = "SELECT id, email, password_hash, display_name, roles, status FROM users";
@@ -72,6 +72,20 @@ fn epoch(row: &Row, index: usize) -> Result<u64, StoreError> {
     Ok(u64::try_from(row.get::<i64>(index)?).unwrap_or(0))
 }
 
+/// A text column: `*_bin` collations (ascii_bin ids, URIs, challenges) arrive as binary
+/// through Spin's MySQL interface, other collations as text.
+fn text(row: &Row, index: usize) -> Result<String, StoreError> {
+    match row.value(index)? {
+        Value::Bytes(bytes) => String::from_utf8(bytes.clone()).map_err(|_| StoreError::Decode {
+            column: index,
+            name: row.column_name(index).unwrap_or_default().to_owned(),
+            expected: "UTF-8 text",
+            found: "binary",
+        }),
+        _ => row.get(index),
+    }
+}
+
 fn client_from(row: &Row) -> Result<ClientRecord, StoreError> {
     let redirect_json: String = row.get(5)?;
     let redirect_uris: Vec<String> = serde_json::from_str(&redirect_json).unwrap_or_default();
@@ -79,7 +93,7 @@ fn client_from(row: &Row) -> Result<ClientRecord, StoreError> {
     let scopes: String = row.get(7)?;
     Ok(ClientRecord {
         id: row.get(0)?,
-        client_id: row.get(1)?,
+        client_id: text(row, 1)?,
         name: row.get(2)?,
         confidential: row.get::<String>(3)? == "confidential",
         secret_hash: row.get(4)?,
@@ -169,9 +183,9 @@ where
         Ok(Some(CodeRecord {
             client: row.get(0)?,
             user: row.get(1)?,
-            redirect_uri: row.get(2)?,
+            redirect_uri: text(&row, 2)?,
             scope: row.get(3)?,
-            code_challenge: row.get(4)?,
+            code_challenge: text(&row, 4)?,
             nonce: row.get(5)?,
             auth_time: epoch(&row, 6)?,
             used: row.get(7)?,
@@ -217,7 +231,7 @@ where
             id: row.get(0)?,
             family: row.get(1)?,
             client: row.get(2)?,
-            client_id: row.get(3)?,
+            client_id: text(&row, 3)?,
             user: row.get(4)?,
             scope: row.get(5)?,
             issued_at: epoch(&row, 6)?,
