@@ -55,11 +55,16 @@ pub fn ensure_redis() -> Result<()> {
 
 /// Replaces this process with the server: `spin up` when `spin` is installed, else the
 /// bundled host, both reading `spin.toml` and `runtime-config.toml` from `root`.
+///
+/// `ORDERLY_MANIFEST` names another manifest (the benchmarks serve a variant).
 pub fn serve(root: &Path, listen: &str, variables: &[(String, String)]) -> Result<()> {
+    let manifest = std::env::var("ORDERLY_MANIFEST").unwrap_or_else(|_| "spin.toml".to_owned());
     let mut command = if process::which("spin").is_some() {
         let mut spin = Command::new("spin");
         spin.args([
             "up",
+            "--from",
+            &manifest,
             "--runtime-config-file",
             "runtime-config.toml",
             "--listen",
@@ -75,7 +80,7 @@ pub fn serve(root: &Path, listen: &str, variables: &[(String, String)]) -> Resul
             "orderly-host",
             "--",
             "--manifest",
-            "spin.toml",
+            &manifest,
             "--runtime-config-file",
             "runtime-config.toml",
             "--listen",
