@@ -54,6 +54,36 @@ CURRENCIES = (
 ).split()
 
 
+# What the domain's text parser refuses (crates/domain/src/text.rs): control characters
+# and the invisible formatting characters (bidi overrides, zero-width, BOM, separators,
+# non-characters); and blank text. Descriptions may hold line feeds and tabs.
+_FORBIDDEN = "\\u0000-\\u001F\\u007F-\\u009F\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u206F\\u2028\\u2029\\uFEFF\\uFFFE\\uFFFF"
+_FORBIDDEN_MULTILINE = "\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u206F\\u2028\\u2029\\uFEFF\\uFFFE\\uFFFF"
+ONE_LINE_TEXT = f"^[^{_FORBIDDEN}]*[^\\s{_FORBIDDEN}][^{_FORBIDDEN}]*$"
+MULTILINE_TEXT = f"^[^{_FORBIDDEN_MULTILINE}]*[^\\s{_FORBIDDEN_MULTILINE}][^{_FORBIDDEN_MULTILINE}]*$"
+
+
+def text(max_length, nullable=False, multiline=False):
+    """Free text as the domain parses it: trimmed, not blank, no control characters."""
+    return {
+        "type": ["string", "null"] if nullable else "string",
+        "minLength": 1,
+        "maxLength": max_length,
+        "pattern": MULTILINE_TEXT if multiline else ONE_LINE_TEXT,
+    }
+
+
+# Every id on the wire is a UUIDv7 in lower-case hyphenated form (crates/domain/src/id.rs).
+UUID_V7 = "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+
+
+def uuid7(description=None):
+    value = {"type": "string", "format": "uuid", "pattern": UUID_V7}
+    if description:
+        value["description"] = description
+    return value
+
+
 def ref(kind, name):
     return {"$ref": f"#/components/{kind}/{name}"}
 
@@ -305,7 +335,7 @@ USER = {
         "_links",
     ],
     "properties": {
-        "id": {"type": "string", "format": "uuid"},
+        "id": uuid7(),
         "email": {"type": "string", "format": "email", "maxLength": 254},
         "display_name": {"type": ["string", "null"], "maxLength": 100},
         "roles": {
@@ -354,7 +384,7 @@ REGISTRATION = {
             "password, not containing the email's local part. Never echoed.",
             "writeOnly": True,
         },
-        "display_name": {"type": ["string", "null"], "minLength": 1, "maxLength": 100},
+        "display_name": text(100, nullable=True),
     },
     "additionalProperties": False,
 }
@@ -363,7 +393,7 @@ USER_PATCH = {
     "type": "object",
     "description": "JSON Merge Patch (RFC 7396). `roles` and `status` need `admin`.",
     "properties": {
-        "display_name": {"type": ["string", "null"], "minLength": 1, "maxLength": 100},
+        "display_name": text(100, nullable=True),
         "roles": {
             "type": "array",
             "items": {"type": "string", "enum": ["customer", "admin"]},
@@ -425,10 +455,10 @@ PRODUCT = {
         "_links",
     ],
     "properties": {
-        "id": {"type": "string", "format": "uuid"},
+        "id": uuid7(),
         "sku": schema("Sku"),
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "description": {"type": ["string", "null"], "maxLength": 2000},
+        "name": text(200),
+        "description": text(2000, nullable=True, multiline=True),
         "price": schema("Price"),
         "stock": {"type": "integer", "minimum": 0, "maximum": 2147483647},
         "status": {"type": "string", "enum": ["active", "archived"]},
@@ -464,8 +494,8 @@ PRODUCT_INPUT = {
     "required": ["sku", "name", "price", "stock"],
     "properties": {
         "sku": schema("Sku"),
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "description": {"type": ["string", "null"], "maxLength": 2000},
+        "name": text(200),
+        "description": text(2000, nullable=True, multiline=True),
         "price": schema("Price"),
         "stock": {"type": "integer", "minimum": 0, "maximum": 2147483647},
         "status": {"type": "string", "enum": ["active", "archived"]},
@@ -479,8 +509,8 @@ PRODUCT_PATCH = {
     "set, `null` clears `description`. Unknown members are refused (400).",
     "properties": {
         "sku": schema("Sku"),
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "description": {"type": ["string", "null"], "maxLength": 2000},
+        "name": text(200),
+        "description": text(2000, nullable=True, multiline=True),
         "price": schema("Price"),
         "stock": {"type": "integer", "minimum": 0, "maximum": 2147483647},
         "status": {"type": "string", "enum": ["active", "archived"]},
@@ -490,8 +520,9 @@ PRODUCT_PATCH = {
 
 PRODUCT_LIST = {
     "type": "object",
-    "required": ["items", "_links"],
+    "required": ["items", "limit", "_links"],
     "properties": {
+        "limit": {"type": "integer", "minimum": 1, "maximum": 100, "description": "The page size used."},
         "items": {
             "type": "array",
             "items": {
@@ -536,7 +567,7 @@ ORDER_ITEM = {
     ],
     "properties": {
         "line_no": {"type": "integer", "minimum": 1},
-        "product_id": {"type": "string", "format": "uuid"},
+        "product_id": uuid7(),
         "sku": schema("Sku"),
         "name": {"type": "string"},
         "unit_price_minor": {"type": "integer", "minimum": 0},
@@ -548,8 +579,8 @@ ORDER_ITEM = {
 }
 
 ORDER_FIELDS = {
-    "id": {"type": "string", "format": "uuid"},
-    "user_id": {"type": "string", "format": "uuid"},
+    "id": uuid7(),
+    "user_id": uuid7(),
     "status": schema("OrderStatus"),
     "currency": schema("Currency"),
     "total_minor": {"type": "integer", "minimum": 0},
@@ -637,7 +668,7 @@ PLACE_ORDER = {
                 "type": "object",
                 "required": ["product_id", "quantity"],
                 "properties": {
-                    "product_id": {"type": "string", "format": "uuid"},
+                    "product_id": uuid7(),
                     "quantity": {"type": "integer", "minimum": 1, "maximum": 1000},
                 },
                 "additionalProperties": False,
@@ -1107,7 +1138,7 @@ PARAMETERS = {
         "in": "path",
         "required": True,
         "description": "A user id (UUIDv7). Anything else is 404.",
-        "schema": {"type": "string", "format": "uuid"},
+        "schema": uuid7(),
         "example": USER_ID_EXAMPLE,
     },
     "ProductId": {
@@ -1115,7 +1146,7 @@ PARAMETERS = {
         "in": "path",
         "required": True,
         "description": "A product id (UUIDv7). Anything else is 404.",
-        "schema": {"type": "string", "format": "uuid"},
+        "schema": uuid7(),
         "example": PRODUCT_ID_EXAMPLE,
     },
     "OrderId": {
@@ -1123,7 +1154,7 @@ PARAMETERS = {
         "in": "path",
         "required": True,
         "description": "An order id (UUIDv7). Anything else is 404.",
-        "schema": {"type": "string", "format": "uuid"},
+        "schema": uuid7(),
         "example": ORDER_ID_EXAMPLE,
     },
     "Limit": {
@@ -1550,6 +1581,7 @@ USERINFO_OP = dict(
 )
 paths["/oauth2/userinfo"] = {
     "get": operation("getUserInfo", **USERINFO_OP),
+    "post": operation("postUserInfo", **USERINFO_OP),
 }
 paths["/oauth2/jwks"] = {
     "get": operation(
@@ -1819,6 +1851,18 @@ paths["/api/v1/users/{id}"] = {
     ),
 }
 
+# `/api/v1/users/me` is `/api/v1/users/{id}` for the signed-in user, every method.
+paths["/api/v1/users/me"]["patch"] = {
+    **paths["/api/v1/users/{id}"]["patch"],
+    "operationId": "updateMe",
+    "summary": "Update your account",
+}
+paths["/api/v1/users/me"]["delete"] = {
+    **paths["/api/v1/users/{id}"]["delete"],
+    "operationId": "deleteMe",
+    "summary": "Delete your account",
+}
+
 # --- products
 PRODUCT_LIST_PARAMETERS = [
     P("Limit"),
@@ -1834,6 +1878,18 @@ PRODUCT_LIST_PARAMETERS = [
         "in": "query",
         "description": "Filter by price currency.",
         "schema": schema("Currency"),
+    },
+    {
+        "name": "min_price",
+        "in": "query",
+        "description": "Lowest `price.amount_minor`, inclusive (at most `max_price`).",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 999999999999999999},
+    },
+    {
+        "name": "max_price",
+        "in": "query",
+        "description": "Highest `price.amount_minor`, inclusive.",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 999999999999999999},
     },
     {
         "name": "sort",
@@ -1852,8 +1908,8 @@ PRODUCT_LIST_PARAMETERS = [
         "`_links` always come.",
         "schema": {
             "type": "string",
-            "pattern": "^(sku|name|description|price|stock|status|version|created_at|updated_at)"
-            "(,(sku|name|description|price|stock|status|version|created_at|updated_at))*$",
+            "pattern": "^(id|sku|name|description|price|stock|status|version|created_at|updated_at)"
+            "(,(id|sku|name|description|price|stock|status|version|created_at|updated_at))*$",
         },
         "example": "sku,name,price",
     },
