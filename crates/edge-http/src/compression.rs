@@ -257,8 +257,7 @@ pub async fn compress_response(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(is_compressible);
-    let excluded = *method == Method::HEAD
-        || status.is_informational()
+    let excluded = status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
         || status == StatusCode::PARTIAL_CONTENT
@@ -276,6 +275,10 @@ pub async fn compress_response(
 
     let (mut parts, body) = response.into_parts();
     add_vary(&mut parts.headers, "Accept-Encoding");
+    if *method == Method::HEAD {
+        // Same header fields as the GET would have (RFC 9110 §9.3.2), but no work.
+        return http::Response::from_parts(parts, body);
+    }
     let data = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(never) => match never {},
@@ -516,6 +519,7 @@ mod tests {
             1024,
         ));
         assert!(!head.headers().contains_key(header::CONTENT_ENCODING));
+        assert_eq!(head.headers()[header::VARY], "Accept-Encoding");
         for status in [
             StatusCode::NO_CONTENT,
             StatusCode::NOT_MODIFIED,
