@@ -81,20 +81,24 @@ fn config() -> SeedConfig {
     }
 }
 
+/// A client row: id, type, hash, auth method, redirect URIs, grants, scopes, version,
+/// update time.
+type ClientSnapshot = (
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    u32,
+    String,
+);
+
 /// Every seeded row, as comparable text (hashes, versions and update times included).
 async fn snapshot(scratch: &Scratch) -> Vec<String> {
     let mut conn = scratch.conn().await;
-    let clients: Vec<(
-        String,
-        String,
-        Option<String>,
-        String,
-        String,
-        String,
-        String,
-        u32,
-        String,
-    )> = conn
+    let clients: Vec<ClientSnapshot> = conn
         .query(
             "SELECT client_id, client_type, secret_hash, token_endpoint_auth_method, \
              CAST(redirect_uris AS CHAR), grant_types, scopes, version, CAST(updated_at AS CHAR) \
