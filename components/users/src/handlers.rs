@@ -814,3 +814,244 @@ pub fn now_secs() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::fakes::FakeUsers;
+    use domain::Role;
+    use edge_http::{EdgeConfig, Handled, InternalHeaders, handle};
+    use futures::executor::block_on;
+    use http_body_util::{BodyExt, Full};
+    use store::testing::FakeKv;
+
+    static EDGE: EdgeConfig =
+        EdgeConfig::new("users").with_internal_headers(InternalHeaders::TrustMiddleware);
+
+    const NOW: u64 = 1_795_000_000;
+
+    fn config(limit: u64) -> Config {
+        Config {
+            kv_prefix: "t1".to_owned(),
+            registrations_per_hour: limit,
+            cursors: CursorCodec::new(b"0123456789abcdef0123456789abcdef"),
+        }
+    }
+
+    struct Call<'a> {
+        method: Method,
+        uri: String,
+        route: &'a str,
+        headers: Vec<(&'a str, String)>,
+        body: String,
+    }
+
+    impl<'a> Call<'a> {
+        fn new(method: Method, uri: impl Into<String>, route: &'a str) -> Self {
+            Self {
+                method,
+                uri: uri.into(),
+                route,
+                headers: Vec::new(),
+                body: String::new(),
+            }
+        }
+
+        fn header(mut self, name: &'a str, value: impl Into<String>) -> Self {
+            self.headers.push((name, value.into()));
+            self
+        }
+
+        fn principal(self, principal: &Principal) -> Self {
+            let mut headers = HeaderMap::new();
+            principal.write_headers(&mut headers).unwrap();
+            let mut call = self;
+            for (name, value) in &headers {
+                call.headers.push((
+                    Box::leak(name.as_str().to_owned().into_boxed_str()),
+                    value.to_str().unwrap().to_owned(),
+                ));
+            }
+            call
+        }
+
+        fn json(mut self, content_type: &'a str, body: Value) -> Self {
+            self.headers.push(("content-type", content_type.to_owned()));
+            self.body = body.to_string();
+            self
+        }
+
+        fn run(self, users: &FakeUsers, kv: &FakeKv, config: &Config) -> Handled {
+            let mut builder = http::Request::builder()
+                .method(self.method)
+                .uri(&self.uri)
+                .header("spin-matched-route", self.route)
+                .header("spin-client-addr", "203.0.113.9:50000");
+            for (name, value) in &self.headers {
+                builder = builder.header(*name, value);
+            }
+            let request = builder.body(Full::new(Bytes::from(self.body))).unwrap();
+            let deps = Deps {
+                users,
+                kv,
+                config,
+                now_secs: NOW,
+            };
+            block_on(handle(&EDGE, request, |req, ctx| route(&deps, req, ctx)))
+        }
+    }
+
+    fn body(handled: Handled) -> Value {
+        let bytes = block_on(handled.response.into_body().collect())
+            .unwrap()
+            .to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn user_principal(id: UserId, scopes: &str) -> Principal {
+        Principal {
+            subject: id.to_string(),
+            kind: SubjectKind::User,
+            client_id: "orderly-web".into(),
+            scopes: scopes.split(' ').map(str::to_owned).collect(),
+            token_id: "jti".into(),
+        }
+    }
+
+    fn registration(email: &str) -> Call<'static> {
+        Call::new(Method::POST, COLLECTION_ROUTE, COLLECTION_ROUTE).json(
+            "application/json",
+            json!({"email": email, "password": "violet tram sings loud"}),
+        )
+    }
+
+    #[test]
+    fn the_registration_limit_counts_per_address_in_the_prefixed_window() {
+        let (users, kv, config) = (FakeUsers::default(), FakeKv::default(), config(2));
+        let first = registration("a@example.com").run(&users, &kv, &config);
+        assert_eq!(first.response.status(), StatusCode::CREATED);
+        assert_eq!(
+            first.response.headers()["ratelimit-policy"],
+            "\"register\";q=2;w=3600"
+        );
+        let reset = 3600 - NOW % 3600;
+        assert_eq!(
+            first.response.headers()["ratelimit"],
+            format!("\"register\";r=1;t={reset}").as_str()
+        );
+        let window = NOW / 3600;
+        assert_eq!(kv.keys(), [format!("t1:rl:register:203.0.113.9:{window}")]);
+        // Invalid attempts count too.
+        let bad = registration("not-an-email").run(&users, &kv, &config);
+        assert_eq!(bad.response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            bad.response.headers()["ratelimit"],
+            format!("\"register\";r=0;t={reset}").as_str()
+        );
+        let limited = registration("b@example.com").run(&users, &kv, &config);
+        assert_eq!(limited.response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            limited.response.headers()["retry-after"],
+            reset.to_string().as_str()
+        );
+        assert_eq!(users.rows.borrow().len(), 1);
+    }
+
+    #[test]
+    fn a_failing_counter_store_lets_registration_through_and_logs_why() {
+        let (users, kv, config) = (FakeUsers::default(), FakeKv::default(), config(1));
+        kv.set_failing(true);
+        let handled = registration("a@example.com").run(&users, &kv, &config);
+        assert_eq!(handled.response.status(), StatusCode::CREATED);
+        let cause = handled.log.error.unwrap_or_default();
+        assert!(cause.contains("rate limit not enforced"), "{cause}");
+    }
+
+    #[test]
+    fn item_routes_without_a_principal_are_401_with_a_bearer_challenge() {
+        let (users, kv, config) = (FakeUsers::default(), FakeKv::default(), config(5));
+        let handled = Call::new(Method::GET, "/api/v1/users/me", ITEM_ROUTE)
+            .header("spin-path-match-id", "me")
+            .run(&users, &kv, &config);
+        assert_eq!(handled.response.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            handled.response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer")
+        );
+    }
+
+    #[test]
+    fn a_token_without_users_read_is_403_even_for_its_own_account() {
+        let (users, kv, config) = (FakeUsers::default(), FakeKv::default(), config(5));
+        let me = users.seed("a@example.com", Roles::only(Role::Customer));
+        let handled = Call::new(Method::GET, format!("/api/v1/users/{}", me.id), ITEM_ROUTE)
+            .header("spin-path-match-id", me.id.to_string())
+            .principal(&user_principal(me.id, "orders:read"))
+            .run(&users, &kv, &config);
+        assert_eq!(handled.response.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn if_match_is_strong_and_bound_to_the_user() {
+        let (a, b) = (UserId::generate(), UserId::generate());
+        let mut headers = HeaderMap::new();
+        assert_eq!(if_match(&headers, a), Precondition::Missing);
+        headers.insert(
+            header::IF_MATCH,
+            HeaderValue::from_str(&etag_for(a, 3)).unwrap(),
+        );
+        assert_eq!(if_match(&headers, a), Precondition::Versions(vec![3]));
+        assert_eq!(if_match(&headers, b), Precondition::Versions(vec![]));
+        let weak = format!("W/{}", etag_for(a, 3));
+        headers.insert(header::IF_MATCH, HeaderValue::from_str(&weak).unwrap());
+        assert_eq!(if_match(&headers, a), Precondition::Versions(vec![]));
+        headers.insert(header::IF_MATCH, HeaderValue::from_static("*"));
+        assert_eq!(if_match(&headers, a), Precondition::Any);
+        assert!(if_none_match(
+            &{
+                let mut h = HeaderMap::new();
+                h.insert(header::IF_NONE_MATCH, HeaderValue::from_str(&weak).unwrap());
+                h
+            },
+            &etag_for(a, 3)
+        ));
+    }
+
+    #[test]
+    fn patch_bodies_are_checked_field_by_field() {
+        let err = parse_patch(&Bytes::from(
+            r#"{"display_name": 5, "roles": [], "status": "gone", "email": "x@y.z"}"#,
+        ))
+        .unwrap_err();
+        let ApiError::BadRequest { errors, .. } = err else {
+            panic!("{err:?}")
+        };
+        let mut pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
+        pointers.sort_unstable();
+        assert_eq!(pointers, ["/display_name", "/email", "/roles", "/status"]);
+        let patch = parse_patch(&Bytes::from(r#"{"display_name": null}"#)).unwrap();
+        assert_eq!(patch.display_name, Some(None));
+    }
+
+    #[test]
+    fn user_views_never_carry_the_password_hash() {
+        let (users, kv, config) = (FakeUsers::default(), FakeKv::default(), config(5));
+        let handled = registration("a@example.com").run(&users, &kv, &config);
+        let location = handled.response.headers()["location"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let view = body(handled);
+        assert_eq!(
+            location,
+            format!("/api/v1/users/{}", view["id"].as_str().unwrap())
+        );
+        let text = view.to_string();
+        assert!(
+            !text.contains("argon2") && !text.contains("password"),
+            "{text}"
+        );
+    }
+}
