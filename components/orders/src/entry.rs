@@ -8,6 +8,7 @@ use spin_sdk::http_service;
 use store::spin::{SpinKv, SpinMysql, SpinRuntime};
 use store::{Breaker, BreakerConfig, Guarded};
 
+use crate::admission::WaitForConnection;
 use crate::handlers::{self, Deps};
 use crate::repository::Repository;
 
@@ -36,7 +37,7 @@ async fn handle(request: Request) -> EdgeResponse {
         let cursor_key = variable("cursor_key").await?.into_bytes();
         let deps = Deps {
             repo: Repository::new(Guarded::new(
-                SpinMysql::from_variable("db_url"),
+                WaitForConnection::new(SpinMysql::from_variable("db_url"), SpinRuntime::default()),
                 Breaker::new(
                     SpinKv::shared(),
                     BreakerConfig::new(format!("{prefix}:breaker:orders")),

@@ -9,7 +9,7 @@ use domain::{
 use edge_http::conditional::{ETag, check_if_none_match, require_if_match};
 use edge_http::{
     APPLICATION_JSON, ApiError, FieldError, HandlerResult, Principal, RequestContext,
-    bytes_response, negotiate, require_content_type, require_method,
+    attach_log_cause, bytes_response, negotiate, require_content_type, require_method,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde::Deserialize;
@@ -355,6 +355,14 @@ fn map_error(error: OrderError, lines: &[OrderLine], context: &RequestContext) -
                 .with_extension("product_id", json!(product_id.to_string()))
                 .into_response()
         }
+        OrderError::PriceChanged { product_id, sku } => problem(StatusCode::CONFLICT)
+            .with_type("price-changed")
+            .with_detail(format!(
+                "The price of product {sku} ({product_id}) changed while the order was placed; nothing was ordered, retry to order at the new price."
+            ))
+            .with_extension("product_id", json!(product_id.to_string()))
+            .with_extension("sku", json!(sku))
+            .into_response(),
         OrderError::MixedCurrency => problem(StatusCode::UNPROCESSABLE_ENTITY)
             .with_type("mixed-currency")
             .with_detail("All products of one order must be priced in the same currency.")
@@ -384,21 +392,23 @@ fn map_error(error: OrderError, lines: &[OrderLine], context: &RequestContext) -
             );
             response
         }
-        OrderError::Store(e) => return Err(store_error(e)),
+        OrderError::Store(e) => return store_error(e, context),
     };
     Ok(response)
 }
 
-fn store_error(error: StoreError) -> ApiError {
-    match error {
-        StoreError::Unavailable { retry_after_secs } => ApiError::ServiceUnavailable {
-            retry_after_secs: u64::from(retry_after_secs),
-        },
-        StoreError::Transient { .. } | StoreError::Timeout { .. } => ApiError::ServiceUnavailable {
-            retry_after_secs: 1,
-        },
-        other => ApiError::internal(other),
-    }
+/// 503 (+ `Retry-After`) for an unavailable or overloaded database, 500 otherwise; the
+/// cause goes to the log line only.
+fn store_error(error: StoreError, context: &RequestContext) -> HandlerResult {
+    let retry_after_secs = match &error {
+        StoreError::Unavailable { retry_after_secs } => u64::from(*retry_after_secs),
+        StoreError::Transient { .. } | StoreError::Timeout { .. } => 1,
+        _ => return Err(ApiError::internal(error)),
+    };
+    let mut response =
+        ApiError::ServiceUnavailable { retry_after_secs }.to_response(context.request_id());
+    attach_log_cause(&mut response, error.to_string());
+    Ok(response)
 }
 
 // ------------------------------------------------------------------ POST collection

@@ -44,6 +44,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod cursor;
 pub mod handlers;
 pub mod model;

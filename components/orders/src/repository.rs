@@ -13,19 +13,21 @@ use store::{
 };
 
 use crate::model::{
-    After, IdempotencyScope, ListQuery, ListSort, Order, OrderItem, OrderLine, StoredResponse,
+    After, IdempotencyScope, ListQuery, ListSort, Order, OrderItem, StoredResponse,
 };
 
-/// The guarded stock decrement: never below zero, never for an archived product.
+/// The guarded stock decrement: never below zero, never for an archived product, and
+/// only at the price and currency the order captured (read just before, without a
+/// lock), so the captured price is the locked row's.
 pub const DECREMENT_STOCK: &str = "UPDATE products SET stock = stock - ?, version = version + 1 \
-     WHERE id = ? AND stock >= ? AND status = 'active'";
+     WHERE id = ? AND stock >= ? AND status = 'active' AND price_minor = ? AND currency = ?";
 
 /// Puts a cancelled order's units back.
 pub const RESTOCK: &str =
     "UPDATE products SET stock = stock + ?, version = version + 1 WHERE id = ?";
 
-const SELECT_PRODUCTS_PREFIX: &str =
-    "SELECT id, sku, name, price_minor, currency FROM products WHERE id IN (";
+const SELECT_PRODUCTS_PREFIX: &str = "SELECT id, sku, name, price_minor, currency, stock, \
+     CAST(status AS CHAR) FROM products WHERE id IN (";
 
 const SELECT_PRODUCT_STATE: &str =
     "SELECT sku, CAST(status AS CHAR), stock FROM products WHERE id = ? LIMIT 1";
@@ -103,22 +105,32 @@ const RELEASE_KEY: &str = "DELETE FROM idempotency_keys \
 /// How placing an order's transaction ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlaceResult {
-    /// Committed: the order and the body stored for its idempotency key (if any).
-    Placed {
-        /// The order as stored.
-        order: Order,
-        /// The rendered 201 body.
-        body: Vec<u8>,
-    },
+    /// Committed; the rendered body (stored under the idempotency key, if any).
+    Placed(Vec<u8>),
     /// Rolled back: the guarded decrement changed no row for this product (too little
-    /// stock, archived, or unknown).
+    /// stock, archived, gone, or repriced since it was read).
     Shortage(ProductId),
-    /// Rolled back: the products are priced in more than one currency.
-    MixedCurrency,
-    /// Rolled back: the total does not fit in 64 bits.
-    Overflow,
     /// Rolled back: the idempotency key was no longer ours to complete.
     KeyLost,
+}
+
+/// A catalogue row as read (without a lock) before the order transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductSnapshot {
+    /// Its id.
+    pub id: ProductId,
+    /// Its SKU.
+    pub sku: String,
+    /// Its name.
+    pub name: String,
+    /// Its unit price in minor units.
+    pub price_minor: i64,
+    /// The price's currency.
+    pub currency: Currency,
+    /// Units on the shelf.
+    pub stock: i64,
+    /// Still sold.
+    pub active: bool,
 }
 
 /// A product's state, to explain a failed decrement.
@@ -167,8 +179,19 @@ fn decode_id<T>(
     })
 }
 
+/// A text column; `ascii_bin` columns (SKU, currency) arrive as binary through Spin.
+fn decode_text(row: &Row, index: usize) -> Result<String, StoreError> {
+    match row.get::<String>(index) {
+        Ok(text) => Ok(text),
+        Err(e) => {
+            let bytes: Vec<u8> = row.get(index).map_err(|_| e.clone())?;
+            String::from_utf8(bytes).map_err(|_| e)
+        }
+    }
+}
+
 fn decode_currency(row: &Row, index: usize) -> Result<Currency, StoreError> {
-    let code: String = row.get(index)?;
+    let code = decode_text(row, index)?;
     Currency::parse(&code).map_err(|_| StoreError::Decode {
         column: index,
         name: row.column_name(index).unwrap_or("").to_owned(),
@@ -178,7 +201,7 @@ fn decode_currency(row: &Row, index: usize) -> Result<Currency, StoreError> {
 }
 
 fn decode_order(row: &Row) -> Result<Order, StoreError> {
-    let status: String = row.get(2)?;
+    let status = decode_text(row, 2)?;
     let status = OrderStatus::parse(&status).map_err(|_| StoreError::Decode {
         column: 2,
         name: "status".to_owned(),
@@ -202,8 +225,8 @@ fn decode_item(row: &Row) -> Result<OrderItem, StoreError> {
     Ok(OrderItem {
         line_no: row.get(0)?,
         product_id: decode_id(row, 1, ProductId::from_bytes)?,
-        sku: row.get(2)?,
-        name: row.get(3)?,
+        sku: decode_text(row, 2)?,
+        name: decode_text(row, 3)?,
         unit_price_minor: row.get(4)?,
         currency: decode_currency(row, 5)?,
         quantity: row.get(6)?,
@@ -218,15 +241,6 @@ fn key_params(scope: &IdempotencyScope) -> [Value; 3] {
     ]
 }
 
-/// A captured product row inside the order transaction.
-struct Captured {
-    id: ProductId,
-    sku: String,
-    name: String,
-    price_minor: i64,
-    currency: Currency,
-}
-
 impl<D, K, E> Repository<D, K, E>
 where
     D: Transactional,
@@ -238,80 +252,75 @@ where
         Self { db }
     }
 
-    /// Places an order in one transaction: guarded stock decrements (in product-id order,
-    /// so concurrent orders lock rows in one order and cannot deadlock), prices captured
-    /// from the locked rows, the order and its items inserted, and — with an idempotency
-    /// key — the key completed with `render(order)` as its stored response.
+    /// The products named, as they are now (no lock). Unknown ids are simply absent.
+    pub async fn products(&self, ids: &[ProductId]) -> Result<Vec<ProductSnapshot>, StoreError> {
+        let sql = format!("{SELECT_PRODUCTS_PREFIX}{})", placeholders(ids.len()));
+        let params: Vec<Value> = ids.iter().map(|id| Value::from(id.to_bytes())).collect();
+        self.db
+            .query(&sql, &params)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(ProductSnapshot {
+                    id: decode_id(row, 0, ProductId::from_bytes)?,
+                    sku: decode_text(row, 1)?,
+                    name: decode_text(row, 2)?,
+                    price_minor: row.get(3)?,
+                    currency: decode_currency(row, 4)?,
+                    stock: row.get(5)?,
+                    active: decode_text(row, 6)? == "active",
+                })
+            })
+            .collect()
+    }
+
+    /// Places `order` in one transaction: the guarded stock decrements first (in
+    /// product-id order, so concurrent orders lock rows in one order and cannot
+    /// deadlock; the rows stay locked, which also covers the foreign-key checks of the
+    /// items), then the order and its items, and — with an idempotency key — the key
+    /// completed with `render(order)` as its stored response. The transaction holds the
+    /// product locks for these few statements only.
     pub async fn place(
         &self,
-        order_id: OrderId,
-        owner: UserId,
-        lines: &[OrderLine],
-        now_micros: i64,
+        order: &Order,
         key: Option<&IdempotencyScope>,
         render: &dyn Fn(&Order) -> Vec<u8>,
     ) -> Result<PlaceResult, StoreError> {
-        let mut locking: Vec<&OrderLine> = lines.iter().collect();
-        locking.sort_by_key(|line| line.product_id.to_bytes());
+        let mut locking: Vec<&OrderItem> = order.items.iter().collect();
+        locking.sort_by_key(|item| item.product_id.to_bytes());
         self.db
             .run(Idempotency::Unsafe, |db| {
                 let locking = &locking;
                 async move {
                     let tx = db.begin().await?;
-                    for line in locking {
-                        let quantity = Value::from(line.quantity.get());
+                    for item in locking {
+                        let quantity = Value::from(item.quantity);
                         let changed = tx
                             .execute_affected(
                                 DECREMENT_STOCK,
                                 &[
                                     quantity.clone(),
-                                    Value::from(line.product_id.to_bytes()),
+                                    Value::from(item.product_id.to_bytes()),
                                     quantity,
+                                    Value::from(item.unit_price_minor),
+                                    Value::from(item.currency.code()),
                                 ],
                             )
                             .await?;
                         if changed != 1 {
                             tx.rollback().await?;
-                            return Ok(PlaceResult::Shortage(line.product_id));
+                            return Ok(PlaceResult::Shortage(item.product_id));
                         }
                     }
-                    let sql = format!("{SELECT_PRODUCTS_PREFIX}{})", placeholders(lines.len()));
-                    let params: Vec<Value> = lines
-                        .iter()
-                        .map(|l| Value::from(l.product_id.to_bytes()))
-                        .collect();
-                    let captured = tx
-                        .query(&sql, &params)
-                        .await?
-                        .iter()
-                        .map(|row| {
-                            Ok(Captured {
-                                id: decode_id(row, 0, ProductId::from_bytes)?,
-                                sku: row.get(1)?,
-                                name: row.get(2)?,
-                                price_minor: row.get(3)?,
-                                currency: decode_currency(row, 4)?,
-                            })
-                        })
-                        .collect::<Result<Vec<_>, StoreError>>()?;
-                    let Some(order) = build_order(order_id, owner, lines, &captured, now_micros)
-                    else {
-                        tx.rollback().await?;
-                        return Ok(if currencies_mixed(&captured) {
-                            PlaceResult::MixedCurrency
-                        } else {
-                            PlaceResult::Overflow
-                        });
-                    };
                     tx.execute(
                         INSERT_ORDER,
                         &[
                             Value::from(order.id.to_bytes()),
-                            Value::from(owner.to_bytes()),
+                            Value::from(order.user_id.to_bytes()),
                             Value::from(order.currency.code()),
                             Value::from(order.total_minor),
-                            Value::from(now_micros),
-                            Value::from(now_micros),
+                            Value::from(order.created_at_micros),
+                            Value::from(order.updated_at_micros),
                         ],
                     )
                     .await?;
@@ -331,7 +340,7 @@ where
                     }
                     tx.execute(&format!("{INSERT_ITEMS_PREFIX}{rows}"), &params)
                         .await?;
-                    let body = render(&order);
+                    let body = render(order);
                     if let Some(scope) = key {
                         let mut params = vec![
                             Value::from(201_u16),
@@ -345,7 +354,7 @@ where
                         }
                     }
                     tx.commit().await?;
-                    Ok(PlaceResult::Placed { order, body })
+                    Ok(PlaceResult::Placed(body))
                 }
             })
             .await
@@ -360,9 +369,9 @@ where
         else {
             return Ok(None);
         };
-        let status: String = row.get(1)?;
+        let status = decode_text(&row, 1)?;
         Ok(Some(ProductState {
-            sku: row.get(0)?,
+            sku: decode_text(&row, 0)?,
             active: status == "active",
             stock: row.get(2)?,
         }))
@@ -490,7 +499,7 @@ where
         let Some(row) = self.db.query_opt(SELECT_KEY, &key_params(scope)).await? else {
             return Ok(None);
         };
-        let state: String = row.get(1)?;
+        let state = decode_text(&row, 1)?;
         let completed = if state == "completed" {
             let status: u16 = row.get(2)?;
             let body: Vec<u8> = row.get::<Option<Vec<u8>>>(3)?.unwrap_or_default();
@@ -533,56 +542,6 @@ where
             .execute(Idempotency::Safe, RELEASE_KEY, &key_params(scope))
             .await
     }
-}
-
-fn currencies_mixed(captured: &[Captured]) -> bool {
-    captured
-        .first()
-        .is_some_and(|first| captured.iter().any(|c| c.currency != first.currency))
-}
-
-/// The order from the captured rows, or `None` when currencies mix, a product is
-/// missing or the total overflows.
-fn build_order(
-    id: OrderId,
-    owner: UserId,
-    lines: &[OrderLine],
-    captured: &[Captured],
-    now_micros: i64,
-) -> Option<Order> {
-    if currencies_mixed(captured) {
-        return None;
-    }
-    let currency = captured.first()?.currency;
-    let mut total = domain::Money::zero(currency);
-    let mut items = Vec::with_capacity(lines.len());
-    for (index, line) in lines.iter().enumerate() {
-        let product = captured.iter().find(|c| c.id == line.product_id)?;
-        let price = domain::Money::new(product.price_minor, currency).ok()?;
-        total = total
-            .checked_add(price.checked_mul(line.quantity).ok()?)
-            .ok()?;
-        items.push(OrderItem {
-            line_no: u16::try_from(index + 1).ok()?,
-            product_id: line.product_id,
-            sku: product.sku.clone(),
-            name: product.name.clone(),
-            unit_price_minor: product.price_minor,
-            currency,
-            quantity: line.quantity.get(),
-        });
-    }
-    Some(Order {
-        id,
-        user_id: owner,
-        status: OrderStatus::Pending,
-        currency,
-        total_minor: total.amount_minor(),
-        version: 1,
-        created_at_micros: now_micros,
-        updated_at_micros: now_micros,
-        items,
-    })
 }
 
 /// The keyset statement for `query`: every fragment is a constant chosen by `match`.

@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
-use domain::{OrderId, OrderStatus, ProductId, TransitionError, UserId};
+use domain::{Money, OrderId, OrderStatus, ProductId, TransitionError, UserId};
 use store::{BreakerStore, Clock, ForeignKeyKind, Random, Sleeper, StoreError, Transactional};
 
+use crate::model::OrderItem;
 use crate::model::{
     After, Caller, IdempotencyScope, ListQuery, Order, OrderLine, Page, StoredResponse,
 };
-use crate::repository::{PlaceResult, Repository};
+use crate::repository::{PlaceResult, ProductSnapshot, Repository};
 
 /// How long an idempotency key (and the response stored under it) lives: 24 h.
 pub const KEY_LIFETIME_MICROS: i64 = 24 * 60 * 60 * 1_000_000;
@@ -53,6 +54,14 @@ pub enum OrderError {
     VersionMismatch,
     /// The state machine forbids the move (409).
     Transition(TransitionError),
+    /// The product's price or currency changed while the order was being placed (409;
+    /// retrying places it at the new price).
+    PriceChanged {
+        /// The product.
+        product_id: ProductId,
+        /// Its SKU.
+        sku: String,
+    },
     /// The idempotency key was used with another request (422).
     KeyReused,
     /// A request with the same idempotency key is still running (409 + Retry-After).
@@ -214,36 +223,35 @@ where
         key: Option<&IdempotencyScope>,
         render: &dyn Fn(&Order) -> Vec<u8>,
     ) -> Result<Placement, OrderError> {
-        let result = self
-            .repo
-            .place(
-                OrderId::generate(),
-                owner,
-                lines,
-                (self.now_micros)(),
-                key,
-                render,
-            )
-            .await;
+        // Read the catalogue without a lock and refuse what cannot succeed before the
+        // transaction: under a rush on one product, the losers never queue for its lock.
+        let ids: Vec<ProductId> = lines.iter().map(|l| l.product_id).collect();
+        let products = self.repo.products(&ids).await?;
+        let order = build_order(owner, lines, &products, (self.now_micros)())?;
+        let result = self.repo.place(&order, key, render).await;
         match result {
-            Ok(PlaceResult::Placed { order, body }) => Ok(Placement::Created { order, body }),
+            Ok(PlaceResult::Placed(body)) => Ok(Placement::Created { order, body }),
             Ok(PlaceResult::Shortage(product_id)) => {
                 let requested = lines
                     .iter()
                     .find(|l| l.product_id == product_id)
                     .map_or(0, |l| l.quantity.get());
                 match self.repo.product_state(product_id).await? {
-                    Some(state) if state.active => Err(OrderError::OutOfStock {
+                    Some(state) if state.active && state.stock < i64::from(requested) => {
+                        Err(OrderError::OutOfStock {
+                            product_id,
+                            sku: state.sku,
+                            requested,
+                            available: state.stock,
+                        })
+                    }
+                    Some(state) if state.active => Err(OrderError::PriceChanged {
                         product_id,
                         sku: state.sku,
-                        requested,
-                        available: state.stock,
                     }),
                     _ => Err(OrderError::UnknownProduct(product_id)),
                 }
             }
-            Ok(PlaceResult::MixedCurrency) => Err(OrderError::MixedCurrency),
-            Ok(PlaceResult::Overflow) => Err(OrderError::TotalTooLarge),
             Ok(PlaceResult::KeyLost) => Err(OrderError::InProgress),
             // The owner does not exist (an admin ordering for an unknown user id).
             Err(StoreError::ForeignKey {
@@ -315,6 +323,67 @@ where
     }
 }
 
+/// The order for `lines` at the catalogue's current prices, or why it cannot be placed:
+/// an unknown or archived product (422), mixed currencies (422), too little stock
+/// (409), a total beyond 64 bits (422). Lines keep the request's order (`line_no`).
+pub fn build_order(
+    owner: UserId,
+    lines: &[OrderLine],
+    products: &[ProductSnapshot],
+    now_micros: i64,
+) -> Result<Order, OrderError> {
+    let mut items = Vec::with_capacity(lines.len());
+    let mut currency = None;
+    for (index, line) in lines.iter().enumerate() {
+        let product = products
+            .iter()
+            .find(|p| p.id == line.product_id && p.active)
+            .ok_or(OrderError::UnknownProduct(line.product_id))?;
+        if currency.is_some_and(|c| c != product.currency) {
+            return Err(OrderError::MixedCurrency);
+        }
+        currency = Some(product.currency);
+        if product.stock < i64::from(line.quantity.get()) {
+            return Err(OrderError::OutOfStock {
+                product_id: product.id,
+                sku: product.sku.clone(),
+                requested: line.quantity.get(),
+                available: product.stock.max(0),
+            });
+        }
+        items.push(OrderItem {
+            line_no: u16::try_from(index + 1).map_err(|_| OrderError::TotalTooLarge)?,
+            product_id: product.id,
+            sku: product.sku.clone(),
+            name: product.name.clone(),
+            unit_price_minor: product.price_minor,
+            currency: product.currency,
+            quantity: line.quantity.get(),
+        });
+    }
+    let currency = currency.ok_or(OrderError::TotalTooLarge)?;
+    let total = items
+        .iter()
+        .zip(lines)
+        .try_fold(Money::zero(currency), |sum, (item, line)| {
+            Money::new(item.unit_price_minor, currency)
+                .and_then(|price| price.checked_mul(line.quantity))
+                .and_then(|amount| sum.checked_add(amount))
+        })
+        .map_err(|_| OrderError::TotalTooLarge)?;
+    Ok(Order {
+        id: OrderId::generate(),
+        user_id: owner,
+        status: OrderStatus::Pending,
+        currency,
+        total_minor: total.amount_minor(),
+        version: 1,
+        created_at_micros: now_micros,
+        updated_at_micros: now_micros,
+        items,
+    })
+}
+
 enum Waited {
     Done(StoredResponse),
     Owned,
@@ -384,13 +453,15 @@ mod tests {
         order.id.to_string().into_bytes()
     }
 
-    fn product_row() -> Row {
+    fn product_row(stock: i64) -> Row {
         Row::from_values(vec![
             Value::Bytes(product().to_bytes().to_vec()),
-            Value::Text("SKU-1".into()),
+            Value::Bytes(b"SKU-1".to_vec()),
             Value::Text("Widget".into()),
             Value::Int(1250),
-            Value::Text("EUR".into()),
+            Value::Bytes(b"EUR".to_vec()),
+            Value::Int(stock),
+            Value::Text("active".into()),
         ])
     }
 
@@ -402,9 +473,9 @@ mod tests {
             FakeEnv::default(),
             FakeSleeper::default(),
         );
+        db.push(Reply::Rows(vec![product_row(5)]));
         db.push(Reply::Ok); // begin
         db.push(Reply::Affected(1)); // decrement
-        db.push(Reply::Rows(vec![product_row()]));
         let r = repo(&db, &kv, &env);
         let service = OrdersService::new(&r, &sleeper, &now);
         let placed =
@@ -416,13 +487,20 @@ mod tests {
         assert_eq!(order.currency, Currency::parse("EUR").unwrap());
         assert_eq!(order.items[0].sku, "SKU-1");
         let calls = db.calls();
-        assert!(calls[1].sql.contains("stock = stock - ?"));
+        assert_eq!(calls[0].kind, CallKind::Query);
+        assert_eq!(calls[1].kind, CallKind::Begin);
+        assert!(calls[2].sql.contains("stock = stock - ?"));
         assert!(
-            calls[1]
+            calls[2]
                 .sql
                 .contains("AND stock >= ? AND status = 'active'")
         );
-        assert_eq!(calls[1].params[0], Value::UInt(2));
+        assert_eq!(calls[2].params[0], Value::UInt(2));
+        assert_eq!(
+            calls[2].params[3],
+            Value::Int(1250),
+            "at the captured price"
+        );
         assert!(calls[3].sql.contains("INSERT INTO orders"));
         assert!(calls[4].sql.contains("INSERT INTO order_items"));
         assert_eq!(calls.last().unwrap().kind, CallKind::Commit);
@@ -436,11 +514,12 @@ mod tests {
             FakeEnv::default(),
             FakeSleeper::default(),
         );
+        db.push(Reply::Rows(vec![product_row(2)])); // enough when read
         db.push(Reply::Ok); // begin
-        db.push(Reply::Affected(0)); // decrement found too little stock
+        db.push(Reply::Affected(0)); // someone else took it meanwhile
         db.push(Reply::Ok); // rollback
         db.push(Reply::Rows(vec![Row::from_values(vec![
-            Value::Text("SKU-1".into()),
+            Value::Bytes(b"SKU-1".to_vec()),
             Value::Text("active".into()),
             Value::Int(1),
         ])]));
@@ -461,12 +540,80 @@ mod tests {
         assert_eq!(
             kinds,
             [
+                CallKind::Query,
                 CallKind::Begin,
                 CallKind::ExecuteAffected,
                 CallKind::Rollback,
                 CallKind::Query
             ]
         );
+    }
+
+    #[test]
+    fn too_little_stock_when_read_is_refused_without_a_transaction() {
+        let (db, kv, env, sleeper) = (
+            FakeDatabase::new(),
+            FakeKv::default(),
+            FakeEnv::default(),
+            FakeSleeper::default(),
+        );
+        db.push(Reply::Rows(vec![product_row(1)]));
+        let r = repo(&db, &kv, &env);
+        let service = OrdersService::new(&r, &sleeper, &now);
+        let err =
+            block_on(service.place(&owner_caller(), user(), &lines(), None, &render)).unwrap_err();
+        assert!(
+            matches!(err, OrderError::OutOfStock { available: 1, .. }),
+            "{err:?}"
+        );
+        assert_eq!(db.calls().len(), 1, "no lock taken");
+    }
+
+    #[test]
+    fn an_unknown_or_archived_product_and_mixed_currencies_are_refused() {
+        let snapshot = |id: &str, currency: &str, active: bool| ProductSnapshot {
+            id: ProductId::parse(id).unwrap(),
+            sku: "S".into(),
+            name: "N".into(),
+            price_minor: 10,
+            currency: Currency::parse(currency).unwrap(),
+            stock: 10,
+            active,
+        };
+        let a = "0190b0c4-0000-7000-8000-0000000000a1";
+        let b = "0190b0c4-0000-7000-8000-0000000000b1";
+        let line = |id: &str| OrderLine {
+            product_id: ProductId::parse(id).unwrap(),
+            quantity: Quantity::new(1).unwrap(),
+        };
+        assert_eq!(
+            build_order(user(), &[line(a)], &[snapshot(a, "EUR", false)], NOW).unwrap_err(),
+            OrderError::UnknownProduct(ProductId::parse(a).unwrap())
+        );
+        assert_eq!(
+            build_order(user(), &[line(a)], &[], NOW).unwrap_err(),
+            OrderError::UnknownProduct(ProductId::parse(a).unwrap())
+        );
+        assert_eq!(
+            build_order(
+                user(),
+                &[line(a), line(b)],
+                &[snapshot(a, "EUR", true), snapshot(b, "USD", true)],
+                NOW
+            )
+            .unwrap_err(),
+            OrderError::MixedCurrency
+        );
+        let order = build_order(
+            user(),
+            &[line(b), line(a)],
+            &[snapshot(a, "EUR", true), snapshot(b, "EUR", true)],
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(order.total_minor, 20);
+        assert_eq!(order.items[0].product_id, ProductId::parse(b).unwrap());
+        assert_eq!(order.items[1].line_no, 2);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use orderly_host::{App, AppOptions, ReuseConfig, RunningServer};
 pub mod products;
 pub mod users;
 pub mod tokens_forge;
+pub mod orders;
 pub mod oauth;
 
 /// The repository root.

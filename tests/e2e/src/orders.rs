@@ -1,0 +1,205 @@
+//! Helpers for the orders end-to-end tests: fixtures written through the admin URL
+//! (`ORDERLY_DB_ADMIN_URL`, root), access tokens minted with the app's signing key, and
+//! database reads to assert on.
+
+use anyhow::{Context, Result};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Pool};
+use uuid::Uuid;
+
+use crate::{TEST_KID, TestApp, unique};
+
+/// The issuer every test app is configured with.
+pub const ISSUER: &str = "http://127.0.0.1:3000";
+/// The audience of access tokens.
+pub const AUDIENCE: &str = "http://127.0.0.1:3000/api";
+/// The scopes of an ordinary shopper's token.
+pub const SHOPPER_SCOPES: &str = "orders:read orders:write";
+
+/// A pool on the `orderly` database as root.
+pub fn admin_pool() -> Result<Pool> {
+    let url = std::env::var("ORDERLY_DB_ADMIN_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned());
+    let database = std::env::var("ORDERLY_DB_NAME").unwrap_or_else(|_| "orderly".to_owned());
+    let rest = url
+        .strip_prefix("mysql://")
+        .context("admin URL must be mysql://")?;
+    let (authority, query) = match rest.split_once('/') {
+        Some((authority, path)) => (authority, path.split_once('?').map(|(_, q)| q)),
+        None => (rest, None),
+    };
+    let url = match query {
+        Some(query) => format!("mysql://{authority}/{database}?{query}"),
+        None => format!("mysql://{authority}/{database}"),
+    };
+    Ok(Pool::new(mysql_async::Opts::from_url(&url)?))
+}
+
+async fn conn(pool: &Pool) -> Result<Conn> {
+    pool.get_conn().await.context("admin connection")
+}
+
+/// Inserts an active customer and returns its id (UUIDv7, hyphenated).
+pub async fn insert_user(pool: &Pool) -> Result<String> {
+    let id = Uuid::now_v7();
+    let email = format!("{}@orders.example", unique("u", 20));
+    conn(pool)
+        .await?
+        .exec_drop(
+            "INSERT INTO users (id, email, password_hash, display_name) VALUES (?, ?, ?, ?)",
+            (
+                id.as_bytes().to_vec(),
+                email,
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA",
+                "Orders Test",
+            ),
+        )
+        .await?;
+    Ok(id.hyphenated().to_string())
+}
+
+/// A product fixture.
+#[derive(Debug, Clone)]
+pub struct Product {
+    /// Its id.
+    pub id: String,
+    /// Its SKU.
+    pub sku: String,
+    /// Its name.
+    pub name: String,
+    /// Its price in minor units.
+    pub price_minor: i64,
+    /// Its currency.
+    pub currency: &'static str,
+}
+
+/// Inserts a product and returns it.
+pub async fn insert_product(
+    pool: &Pool,
+    price_minor: i64,
+    currency: &'static str,
+    stock: i64,
+    status: &str,
+) -> Result<Product> {
+    let id = Uuid::now_v7();
+    let sku = unique("ORD-", 24).to_ascii_uppercase();
+    let name = format!("Widget {sku}");
+    conn(pool)
+        .await?
+        .exec_drop(
+            "INSERT INTO products (id, sku, name, price_minor, currency, stock, status) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                id.as_bytes().to_vec(),
+                sku.clone(),
+                name.clone(),
+                price_minor,
+                currency,
+                stock,
+                status,
+            ),
+        )
+        .await?;
+    Ok(Product {
+        id: id.hyphenated().to_string(),
+        sku,
+        name,
+        price_minor,
+        currency,
+    })
+}
+
+fn id_bytes(id: &str) -> Result<Vec<u8>> {
+    Ok(Uuid::parse_str(id)?.as_bytes().to_vec())
+}
+
+/// The product's stock now.
+pub async fn stock_of(pool: &Pool, product_id: &str) -> Result<i64> {
+    let stock: Option<i64> = conn(pool)
+        .await?
+        .exec_first(
+            "SELECT stock FROM products WHERE id = ?",
+            (id_bytes(product_id)?,),
+        )
+        .await?;
+    stock.context("no such product")
+}
+
+/// How many orders the user has.
+pub async fn order_count(pool: &Pool, user_id: &str) -> Result<i64> {
+    let count: Option<i64> = conn(pool)
+        .await?
+        .exec_first(
+            "SELECT COUNT(*) FROM orders WHERE user_id = ?",
+            (id_bytes(user_id)?,),
+        )
+        .await?;
+    Ok(count.unwrap_or(0))
+}
+
+/// The order's status, total and currency as stored.
+pub async fn order_row(pool: &Pool, order_id: &str) -> Result<Option<(String, i64, String)>> {
+    Ok(conn(pool)
+        .await?
+        .exec_first(
+            "SELECT CAST(status AS CHAR), total_minor, currency FROM orders WHERE id = ?",
+            (id_bytes(order_id)?,),
+        )
+        .await?)
+}
+
+/// The order's items as stored: (product id bytes, sku, name, unit price, currency, quantity).
+pub async fn order_items(
+    pool: &Pool,
+    order_id: &str,
+) -> Result<Vec<(String, String, String, i64, String, u32)>> {
+    let rows: Vec<(Vec<u8>, String, String, i64, String, u32)> = conn(pool)
+        .await?
+        .exec(
+            "SELECT product_id, sku, name, unit_price_minor, currency, quantity \
+             FROM order_items WHERE order_id = ? ORDER BY line_no",
+            (id_bytes(order_id)?,),
+        )
+        .await?;
+    rows.into_iter()
+        .map(|(id, sku, name, price, currency, quantity)| {
+            let id = Uuid::from_slice(&id)?.hyphenated().to_string();
+            Ok((id, sku, name, price, currency, quantity))
+        })
+        .collect()
+}
+
+/// An access token for `sub` with `scope`, signed by the app's key.
+pub fn token(app: &TestApp, sub: &str, scope: &str) -> Result<String> {
+    token_for_client(app, sub, "orders-e2e-web", scope)
+}
+
+/// An access token for `sub` issued to `client_id`.
+pub fn token_for_client(app: &TestApp, sub: &str, client_id: &str, scope: &str) -> Result<String> {
+    use tokens::{AccessClaims, Kid, ScopeSet, SigningKey, issue_access_token, random_jti};
+    let kid = Kid::new(TEST_KID).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let key = SigningKey::from_pkcs8_pem(&app.settings.signing_key_pem, Some(kid))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let claims = AccessClaims::new(
+        ISSUER,
+        sub,
+        AUDIENCE,
+        client_id,
+        ScopeSet::parse(scope).map_err(|e| anyhow::anyhow!("{e}"))?,
+        random_jti().map_err(|e| anyhow::anyhow!("{e}"))?,
+        now,
+    );
+    issue_access_token(&key, &claims).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// `{"items":[{"product_id":…,"quantity":…}…]}`.
+pub fn order_body(lines: &[(&str, i64)]) -> String {
+    let items: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|(id, q)| serde_json::json!({"product_id": id, "quantity": q}))
+        .collect();
+    serde_json::json!({ "items": items }).to_string()
+}
