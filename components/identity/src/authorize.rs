@@ -354,12 +354,10 @@ pub async fn authorize<R: Repository, K: BreakerStore>(
     };
     let prompt = query.get("prompt").unwrap_or("");
     let force_login = prompt.split(' ').any(|p| p == "login");
-    if !force_login {
-        if let Some((user, auth_time)) = current_user(env, request.headers()).await? {
-            // Every registered client is first-party (`ClientRecord::is_first_party`): no
-            // consent screen.
-            return issue_code(env, &client, &pending, &user, auth_time).await;
-        }
+    // Every registered client is first-party (`ClientRecord::is_first_party`): no
+    // consent screen.
+    if !force_login && let Some((user, auth_time)) = current_user(env, request.headers()).await? {
+        return issue_code(env, &client, &pending, &user, auth_time).await;
     }
     if prompt.split(' ').any(|p| p == "none") {
         return fail(ErrorCode::LoginRequired, "The user is not signed in.");
@@ -390,16 +388,29 @@ const EXPIRED: &str =
 
 /// The sign-in page for `pending`, with a CSRF token bound to the browser's CSRF
 /// cookie (double submit) and to the sealed request.
+/// What the sign-in page shows.
+struct LoginView<'a> {
+    client: &'a ClientRecord,
+    pending: &'a Pending,
+    sealed: &'a str,
+    csrf_nonce: &'a str,
+    email: &'a str,
+    error: Option<&'a str>,
+}
+
 fn login_form<R, K>(
     env: &Env<'_, R, K>,
     status: StatusCode,
-    client: &ClientRecord,
-    pending: &Pending,
-    sealed: &str,
-    csrf_nonce: &str,
-    email: &str,
-    error: Option<&str>,
+    view: &LoginView<'_>,
 ) -> HandlerResult {
+    let LoginView {
+        client,
+        pending,
+        sealed,
+        csrf_nonce,
+        email,
+        error,
+    } = *view;
     let csrf = csrf_token(env, csrf_nonce, sealed)?;
     let body = html::login_page(&LoginForm {
         request: sealed,
@@ -434,7 +445,7 @@ async fn pending_client<R: Repository, K>(
         .client(&pending.client_id)
         .await
         .map_err(store_failure)?;
-    Ok(client.filter(|c| c.active && c.redirect_uris.iter().any(|u| *u == pending.redirect_uri)))
+    Ok(client.filter(|c| c.active && c.redirect_uris.contains(&pending.redirect_uri)))
 }
 
 /// `GET|POST /login`.
@@ -464,12 +475,14 @@ pub async fn login<R: Repository, K: BreakerStore>(
     login_form(
         env,
         StatusCode::OK,
-        &client,
-        &pending,
-        sealed,
-        &nonce,
-        "",
-        None,
+        &LoginView {
+            client: &client,
+            pending: &pending,
+            sealed,
+            csrf_nonce: &nonce,
+            email: "",
+            error: None,
+        },
     )
 }
 
@@ -566,12 +579,14 @@ async fn login_submit<R: Repository, K: BreakerStore>(
         return login_form(
             env,
             StatusCode::BAD_REQUEST,
-            &client,
-            &pending,
-            sealed,
-            &nonce,
-            email,
-            Some("Enter your email and password."),
+            &LoginView {
+                client: &client,
+                pending: &pending,
+                sealed,
+                csrf_nonce: &nonce,
+                email,
+                error: Some("Enter your email and password."),
+            },
         );
     }
     let user = env.repo.user_by_email(email).await.map_err(store_failure)?;
@@ -587,12 +602,14 @@ async fn login_submit<R: Repository, K: BreakerStore>(
         return login_form(
             env,
             StatusCode::BAD_REQUEST,
-            &client,
-            &pending,
-            sealed,
-            &nonce,
-            email,
-            Some(LOGIN_FAILED),
+            &LoginView {
+                client: &client,
+                pending: &pending,
+                sealed,
+                csrf_nonce: &nonce,
+                email,
+                error: Some(LOGIN_FAILED),
+            },
         );
     };
 

@@ -620,15 +620,15 @@ async fn revoke_inner<R: Repository, K: BreakerStore>(
     let client = authenticate(env, request.headers(), &form).await?;
     let token = require(&form, "token")?;
     if looks_like_jwt(token) {
-        if let Ok(claims) = verify_own_access_token(env, token) {
-            if claims.client_id == client.client_id {
-                revoke_jti(env, &claims.jti, claims.exp).await?;
-            }
+        if let Ok(claims) = verify_own_access_token(env, token)
+            && claims.client_id == client.client_id
+        {
+            revoke_jti(env, &claims.jti, claims.exp).await?;
         }
-    } else if let Some(record) = env.repo.refresh(&credentials::token_hash(token)).await? {
-        if record.client == client.id {
-            env.repo.revoke_family(record.family).await?;
-        }
+    } else if let Some(record) = env.repo.refresh(&credentials::token_hash(token)).await?
+        && record.client == client.id
+    {
+        env.repo.revoke_family(record.family).await?;
     }
     let mut response = edge_http::empty_response(StatusCode::OK);
     no_store(&mut response);
@@ -772,10 +772,10 @@ pub async fn userinfo<R: Repository, K: BreakerStore>(
         // Orderly does not verify email addresses (no mail is sent).
         body.insert("email_verified".into(), json!(false));
     }
-    if claims.scope.contains("profile") {
-        if let Some(name) = &user.display_name {
-            body.insert("name".into(), json!(name));
-        }
+    if claims.scope.contains("profile")
+        && let Some(name) = &user.display_name
+    {
+        body.insert("name".into(), json!(name));
     }
     Ok(json_no_store(StatusCode::OK, &body))
 }

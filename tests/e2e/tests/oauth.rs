@@ -532,7 +532,8 @@ async fn pkce_plain_missing_or_malformed_is_refused_at_the_client_with_state_and
         params.push((name, value));
         params
     };
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (
             with("code_challenge_method", "plain"),
             "invalid_request",
