@@ -1319,3 +1319,46 @@ async fn the_token_endpoint_is_rate_limited_per_address() {
         "application/problem+json"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_accepts_an_issued_token_and_refuses_it_once_revoked() {
+    let app = spawn_app().await.unwrap();
+    let client = insert_client(ClientSpec::confidential()).await.unwrap();
+    let user = insert_user("customer", "active").await.unwrap();
+    let tokens = sign_in_and_exchange(&app, &client, &user, "users:read").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let me = app
+        .client
+        .get(app.url("/api/v1/users/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let me: Value = me.json().await.unwrap();
+    assert_eq!(me["id"], user.id.hyphenated().to_string());
+
+    let revoked = post_form(
+        &app,
+        "/oauth2/revoke",
+        Auth::of(&client),
+        &[("token", access), ("token_type_hint", "access_token")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let after = app
+        .client
+        .get(app.url("/api/v1/users/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 401);
+    assert!(
+        after.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+}
