@@ -2,6 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use edge_http::rate_limit::RateLimiter;
 use edge_http::{ApiError, EdgeConfig, EdgeResponse, InternalHeaders};
 use spin_sdk::http::Request;
 use spin_sdk::http_service;
@@ -16,6 +17,9 @@ use crate::repository::Repository;
 static EDGE: EdgeConfig = EdgeConfig::new("orders")
     .with_max_body_bytes(16 * 1024)
     .with_internal_headers(InternalHeaders::TrustMiddleware);
+
+/// Requests per minute per caller when `rate_limit_per_minute` is unset or not a number.
+const DEFAULT_RATE_LIMIT: u64 = 300;
 
 fn now_micros() -> i64 {
     SystemTime::now()
@@ -35,6 +39,11 @@ async fn handle(request: Request) -> EdgeResponse {
     edge_http::serve(&EDGE, request, |request, context| async move {
         let prefix = variable("kv_prefix").await?;
         let cursor_key = variable("cursor_key").await?.into_bytes();
+        let rate_limit_per_minute = variable("rate_limit_per_minute")
+            .await
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_RATE_LIMIT);
         let deps = Deps {
             repo: Repository::new(Guarded::new(
                 WaitForConnection::new(SpinMysql::from_variable("db_url"), SpinRuntime::default()),
@@ -47,6 +56,9 @@ async fn handle(request: Request) -> EdgeResponse {
             sleeper: SpinRuntime::default(),
             now_micros,
             cursor_key,
+            counter: SpinKv::shared(),
+            limiter: RateLimiter::new(prefix),
+            rate_limit_per_minute,
         };
         handlers::route(&deps, request, context).await
     })

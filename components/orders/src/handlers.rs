@@ -7,6 +7,7 @@ use domain::{
     ValidationError,
 };
 use edge_http::conditional::{ETag, check_if_none_match, require_if_match};
+use edge_http::rate_limit::{Counter, RateLimitPolicy, RateLimiter};
 use edge_http::{
     APPLICATION_JSON, ApiError, FieldError, HandlerResult, Principal, RequestContext,
     attach_log_cause, bytes_response, negotiate, require_content_type, require_method,
@@ -46,9 +47,12 @@ const USER_DATA_CACHE: &str = "private, no-cache";
 const QUERY_PARAMS: &[&str] = &["limit", "cursor", "status", "sort", "fields"];
 const REALM: &str = "orderly";
 
+/// Name of the per-caller rate-limit policy (`RateLimit-Policy: "orders";q=…;w=60`).
+pub const RATE_LIMIT_POLICY: &str = "orders";
+
 /// What the handlers need: the repository, a sleeper for idempotency waits, the wall
-/// clock and the cursor signing key.
-pub struct Deps<D, K, E, S> {
+/// clock, the cursor signing key and the rate limiter's counter and quota.
+pub struct Deps<D, K, E, S, C> {
     /// The orders repository.
     pub repo: Repository<D, K, E>,
     /// Paces waits for a duplicate request's first answer.
@@ -57,11 +61,20 @@ pub struct Deps<D, K, E, S> {
     pub now_micros: fn() -> i64,
     /// The HMAC key of list cursors (variable `cursor_key`).
     pub cursor_key: Vec<u8>,
+    /// Where rate-limit counters live (the shared key-value store).
+    pub counter: C,
+    /// Counts under the app's `kv_prefix`.
+    pub limiter: RateLimiter,
+    /// Requests per minute per caller (variable `rate_limit_per_minute`).
+    pub rate_limit_per_minute: u64,
 }
 
-/// Dispatches a request to the collection or item route.
-pub async fn route<D, K, E, S>(
-    deps: &Deps<D, K, E, S>,
+/// Dispatches a request to the collection or item route, after the method, `Accept`,
+/// the caller's token and scope, and the caller's rate limit (per OAuth client and
+/// subject, `rate_limit_per_minute`; every answer after the check carries the
+/// `RateLimit-Policy` / `RateLimit` headers, a refusal is 429 + `Retry-After`).
+pub async fn route<D, K, E, S, C>(
+    deps: &Deps<D, K, E, S, C>,
     request: http::Request<Bytes>,
     context: RequestContext,
 ) -> HandlerResult
@@ -70,6 +83,7 @@ where
     K: BreakerStore,
     E: Clock + Sleeper + Random,
     S: Sleeper,
+    C: Counter,
 {
     let route = context.route().to_owned();
     let (allowed, collection) = match route.as_str() {
@@ -87,6 +101,43 @@ where
         principal,
         if write { "orders:write" } else { "orders:read" },
     )?;
+    let policy = RateLimitPolicy::per_minute(RATE_LIMIT_POLICY, deps.rate_limit_per_minute);
+    let caller_key = format!("{}:{}", principal.client_id, principal.subject);
+    let now_secs = u64::try_from((deps.now_micros)() / 1_000_000).unwrap_or(0);
+    let decision = deps
+        .limiter
+        .check(&deps.counter, &policy, &caller_key, now_secs)
+        .await;
+    decision.enforce()?;
+    match dispatch(deps, collection, write, request, &context).await {
+        Ok(mut response) => {
+            decision.finish(&mut response);
+            Ok(response)
+        }
+        Err(error) => Err(error.with_headers(decision.headers())),
+    }
+}
+
+async fn dispatch<D, K, E, S, C>(
+    deps: &Deps<D, K, E, S, C>,
+    collection: bool,
+    write: bool,
+    request: http::Request<Bytes>,
+    context: &RequestContext,
+) -> HandlerResult
+where
+    D: Transactional,
+    K: BreakerStore,
+    E: Clock + Sleeper + Random,
+    S: Sleeper,
+{
+    let Some(principal) = context.principal() else {
+        return Err(ApiError::unauthorized_bearer(
+            REALM,
+            None,
+            "A bearer access token is required.",
+        ));
+    };
     let caller = caller_of(principal);
     let path_id = request
         .headers()
@@ -98,14 +149,14 @@ where
     if collection {
         let owner = owner_of(&path_id, &caller)?;
         if write {
-            place(&service, &caller, owner, &request, &context).await
+            place(&service, &caller, owner, &request, context).await
         } else {
             list(
                 &service,
                 &caller,
                 owner,
                 &request,
-                &context,
+                context,
                 &deps.cursor_key,
             )
             .await
@@ -113,9 +164,9 @@ where
     } else {
         let id = OrderId::parse(&path_id).map_err(|_| not_found())?;
         if write {
-            patch(&service, &caller, id, &request, &context).await
+            patch(&service, &caller, id, &request, context).await
         } else {
-            get(&service, &caller, id, &request, &context).await
+            get(&service, &caller, id, &request, context).await
         }
     }
 }
@@ -875,6 +926,100 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use edge_http::{EdgeConfig, Handled, InternalHeaders, SubjectKind, handle};
+    use futures::executor::block_on;
+    use http_body_util::Full;
+    use store::testing::{FakeDatabase, FakeEnv, FakeKv, FakeSleeper};
+    use store::{Breaker, BreakerConfig, Guarded};
+
+    static EDGE: EdgeConfig =
+        EdgeConfig::new("orders").with_internal_headers(InternalHeaders::TrustMiddleware);
+
+    type TestDeps<'a> = Deps<&'a FakeDatabase, &'a FakeKv, &'a FakeEnv, FakeSleeper, &'a FakeKv>;
+
+    fn now() -> i64 {
+        1_790_000_000_000_000
+    }
+
+    fn deps<'a>(
+        db: &'a FakeDatabase,
+        kv: &'a FakeKv,
+        env: &'a FakeEnv,
+        quota: u64,
+    ) -> TestDeps<'a> {
+        Deps {
+            repo: Repository::new(Guarded::new(
+                db,
+                Breaker::new(kv, BreakerConfig::new("b")),
+                env,
+            )),
+            sleeper: FakeSleeper::default(),
+            now_micros: now,
+            cursor_key: b"0123456789abcdef0123456789abcdef".to_vec(),
+            counter: kv,
+            limiter: RateLimiter::new("t"),
+            rate_limit_per_minute: quota,
+        }
+    }
+
+    fn call(deps: &TestDeps<'_>, method: Method, scope: &str) -> Handled {
+        let principal = Principal {
+            subject: "0190b0c4-0000-7000-8000-000000000001".into(),
+            kind: SubjectKind::User,
+            client_id: "web".into(),
+            scopes: scope.split(' ').map(str::to_owned).collect(),
+            token_id: "jti".into(),
+        };
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri("/api/v1/orders/0190b0c4-0000-7000-8000-0000000000bb")
+            .header("spin-matched-route", ITEM_ROUTE)
+            .header(PATH_ID_HEADER, "0190b0c4-0000-7000-8000-0000000000bb")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        principal.write_headers(request.headers_mut()).unwrap();
+        block_on(handle(&EDGE, request, |req, ctx| route(deps, req, ctx)))
+    }
+
+    #[test]
+    fn a_missing_order_is_404_with_rate_limit_headers_and_the_quota_then_429() {
+        let (db, kv, env) = (FakeDatabase::new(), FakeKv::default(), FakeEnv::default());
+        let deps = deps(&db, &kv, &env, 2);
+        for remaining in ["1", "0"] {
+            let handled = call(&deps, Method::GET, "orders:read");
+            assert_eq!(handled.response.status(), StatusCode::NOT_FOUND);
+            let headers = handled.response.headers();
+            assert_eq!(headers["ratelimit-policy"], "\"orders\";q=2;w=60");
+            let limit = headers["ratelimit"].to_str().unwrap();
+            assert!(
+                limit.starts_with(&format!("\"orders\";r={remaining};t=")),
+                "{limit}"
+            );
+        }
+        let refused = call(&deps, Method::GET, "orders:read");
+        assert_eq!(refused.response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(refused.response.headers().contains_key(header::RETRY_AFTER));
+        assert_eq!(
+            db.calls().len(),
+            2,
+            "the refused request never reached the database"
+        );
+    }
+
+    #[test]
+    fn a_token_without_the_scope_is_403_and_other_methods_405() {
+        let (db, kv, env) = (FakeDatabase::new(), FakeKv::default(), FakeEnv::default());
+        let deps = deps(&db, &kv, &env, 100);
+        let handled = call(&deps, Method::PATCH, "orders:read");
+        assert_eq!(handled.response.status(), StatusCode::FORBIDDEN);
+        let handled = call(&deps, Method::DELETE, "orders:write");
+        assert_eq!(handled.response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            handled.response.headers()[header::ALLOW],
+            "GET, HEAD, PATCH"
+        );
+        assert!(db.calls().is_empty());
+    }
 
     fn pid(n: u8) -> String {
         format!("0190b0c4-0000-7000-8000-0000000000{n:02x}")

@@ -8,7 +8,7 @@ use orderly_e2e::orders::{
     SHOPPER_SCOPES, admin_pool, insert_product, insert_user, order_body, order_count, order_items,
     order_row, stock_of, token,
 };
-use orderly_e2e::{TestApp, spawn_app};
+use orderly_e2e::{Settings, TestApp, spawn_app, spawn_app_with};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -627,5 +627,42 @@ async fn hostile_input_is_refused_and_changes_nothing() -> Result<()> {
     assert_eq!(stock_of(&pool, &product.id).await?, 5);
     assert_eq!(stock_of(&pool, &dollars.id).await?, 5);
     assert_eq!(stock_of(&pool, &archived.id).await?, 5);
+    Ok(())
+}
+
+#[tokio::test]
+async fn callers_are_rate_limited_with_ietf_headers() -> Result<()> {
+    let app = spawn_app_with(Settings::default().variable("rate_limit_per_minute", "3")).await?;
+    let pool = admin_pool()?;
+    let user = insert_user(&pool).await?;
+    let bearer = token(&app, &user, SHOPPER_SCOPES)?;
+    let path = format!("/api/v1/users/{user}/orders");
+    for remaining in 0..3 {
+        let response = get(&app, &bearer, &path).await?;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header(&response, "ratelimit-policy"), "\"orders\";q=3;w=60");
+        assert!(
+            header(&response, "ratelimit").starts_with(&format!("\"orders\";r={};", 2 - remaining)),
+            "{}",
+            header(&response, "ratelimit")
+        );
+    }
+    let refused = get(&app, &bearer, &path).await?;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        header(&refused, "retry-after")
+            .parse::<u64>()
+            .is_ok_and(|s| (1..=60).contains(&s))
+    );
+    // Another caller has a quota of its own.
+    let other = insert_user(&pool).await?;
+    let other_bearer = token(&app, &other, SHOPPER_SCOPES)?;
+    let response = get(
+        &app,
+        &other_bearer,
+        &format!("/api/v1/users/{other}/orders"),
+    )
+    .await?;
+    assert_eq!(response.status(), StatusCode::OK);
     Ok(())
 }
