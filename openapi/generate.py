@@ -57,8 +57,9 @@ CURRENCIES = (
 # What the domain's text parser refuses (crates/domain/src/text.rs): control characters
 # and the invisible formatting characters (bidi overrides, zero-width, BOM, separators,
 # non-characters); and blank text. Descriptions may hold line feeds and tabs.
-_FORBIDDEN = "\\u0000-\\u001F\\u007F-\\u009F\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u206F\\u2028\\u2029\\uFEFF\\uFFFE\\uFFFF"
-_FORBIDDEN_MULTILINE = "\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u206F\\u2028\\u2029\\uFEFF\\uFFFE\\uFFFF"
+_INVISIBLE = "\\u00AD\\u061C\\u180E\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u206F\\uFEFF\\uFFF9-\\uFFFB\\uFFFE\\uFFFF"
+_FORBIDDEN = "\\u0000-\\u001F\\u007F-\\u009F" + _INVISIBLE
+_FORBIDDEN_MULTILINE = "\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F" + _INVISIBLE
 ONE_LINE_TEXT = f"^[^{_FORBIDDEN}]*[^\\s{_FORBIDDEN}][^{_FORBIDDEN}]*$"
 MULTILINE_TEXT = f"^[^{_FORBIDDEN_MULTILINE}]*[^\\s{_FORBIDDEN_MULTILINE}][^{_FORBIDDEN_MULTILINE}]*$"
 
@@ -848,8 +849,8 @@ TOKEN_REQUEST = {
         "redirect_uri": {"type": "string"},
         "code_verifier": {
             "type": "string",
-            "pattern": "^[A-Za-z0-9._~-]{43,128}$",
-            "description": "RFC 7636 §4.1.",
+            "description": "RFC 7636 §4.1: 43 to 128 characters of `[A-Za-z0-9._~-]` "
+            "(authorization_code only; other grants ignore it).",
         },
         "refresh_token": {"type": "string"},
         "scope": {"type": "string"},
@@ -863,7 +864,11 @@ REVOKE_REQUEST = {
     "required": ["token"],
     "properties": {
         "token": {"type": "string"},
-        "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
+        "token_type_hint": {
+            "type": "string",
+            "description": "`access_token` or `refresh_token`; only a hint (RFC 7009 §2.1: "
+            "an unknown hint is ignored and every kind of token is searched).",
+        },
         "client_id": {"type": "string"},
         "client_secret": {"type": "string", "writeOnly": True},
     },
@@ -2233,6 +2238,54 @@ paths["/docs"] = {
         parameters=[P("IfNoneMatch")],
     )
 }
+
+# ------------------------------------------------------------------ links
+# OpenAPI links (§4.8.20): what a client can do next with a created resource, with the id
+# from the body and the ETag for If-Match. Tools (and schemathesis' stateful phase)
+# follow them.
+
+
+def link(operation_id, description, if_match=False):
+    parameters = {"id": "$response.body#/id"}
+    if if_match:
+        parameters["header.If-Match"] = "$response.header.ETag"
+    return {"operationId": operation_id, "description": description, "parameters": parameters}
+
+
+def add_links(path, method, status, links):
+    response = paths[path][method]["responses"][status]
+    response["links"] = links
+
+
+for path, method, status in [
+    ("/api/v1/products", "post", "201"),
+    ("/api/v1/products/{id}", "put", "200"),
+    ("/api/v1/products/{id}", "patch", "200"),
+]:
+    add_links(
+        path,
+        method,
+        status,
+        {
+            "GetProduct": link("getProduct", "Read the product."),
+            "ReplaceProduct": link("replaceProduct", "Replace it, at this version.", True),
+            "UpdateProduct": link("updateProduct", "Merge-patch it, at this version.", True),
+            "DeleteProduct": link("deleteProduct", "Delete it, at this version.", True),
+        },
+    )
+for path, method, status in [
+    ("/api/v1/users/{id}/orders", "post", "201"),
+    ("/api/v1/orders/{id}", "patch", "200"),
+]:
+    add_links(
+        path,
+        method,
+        status,
+        {
+            "GetOrder": link("getOrder", "Read the order."),
+            "UpdateOrderStatus": link("updateOrderStatus", "Change its status, at this version.", True),
+        },
+    )
 
 # ------------------------------------------------------------------ the document
 

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use orderly_e2e::oauth::{ClientSpec, basic, insert_client};
 use orderly_e2e::{Settings, TEST_KID, TestApp, repo_root, spawn_app_with, unique};
 use serde_json::{Value, json};
 use tokens::{AccessClaims, Kid, ScopeSet, SigningKey, issue_access_token, random_jti};
@@ -134,7 +135,14 @@ fn tail(text: &str, max_lines: usize) -> String {
     lines[lines.len().saturating_sub(max_lines)..].join("\n")
 }
 
-fn run_schemathesis(st: &Path, app: &TestApp, token: &str, user_id: &str) -> Output {
+/// What the tool needs from the test: credentials and the account behind them.
+struct Fixtures {
+    token: String,
+    user_id: String,
+    client_basic: String,
+}
+
+fn run_schemathesis(st: &Path, app: &TestApp, fixtures: &Fixtures) -> Output {
     let root = repo_root();
     let report_dir = root.join("target/contract-report");
     Command::new(st)
@@ -151,11 +159,12 @@ fn run_schemathesis(st: &Path, app: &TestApp, token: &str, user_id: &str) -> Out
         .args(["--request-timeout", "20"])
         .args(["--seed", "20261125"])
         .arg("--no-shrink")
-        .args(["--header", &format!("Authorization: Bearer {token}")])
         .args(["--report", "junit"])
         .arg("--report-dir")
         .arg(&report_dir)
-        .env("CONTRACT_USER_ID", user_id)
+        .env("CONTRACT_TOKEN", &fixtures.token)
+        .env("CONTRACT_USER_ID", &fixtures.user_id)
+        .env("CONTRACT_CLIENT_BASIC", &fixtures.client_basic)
         .env("NO_COLOR", "1")
         .env("SCHEMATHESIS_TELEMETRY", "false")
         .output()
@@ -186,13 +195,28 @@ async fn every_operation_answers_as_the_openapi_document_says() {
 
     let user_id = registered_user(&app).await;
     let token = access_token(&app, &user_id);
+    // A confidential client with every grant and scope, for the token, revocation and
+    // introspection endpoints (HTTP Basic).
+    let client = insert_client(ClientSpec {
+        confidential: true,
+        grant_types: "authorization_code,refresh_token,client_credentials",
+        scopes: ALL_SCOPES,
+        redirect_uris: vec!["http://127.0.0.1:9/callback".to_owned()],
+    })
+    .await
+    .unwrap();
+    let fixtures = Fixtures {
+        token,
+        user_id,
+        client_basic: basic(&client.client_id, client.secret.as_deref().unwrap()),
+    };
 
     let started = std::time::Instant::now();
     let output = {
         let st = st.clone();
         let app_ref = &app;
         // The tool is a blocking child process; the app keeps serving on tokio's workers.
-        tokio::task::block_in_place(|| run_schemathesis(&st, app_ref, &token, &user_id))
+        tokio::task::block_in_place(|| run_schemathesis(&st, app_ref, &fixtures))
     };
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
