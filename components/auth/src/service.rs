@@ -2,9 +2,15 @@
 //! principal) or refuse. No HTTP types beyond `Method`; the revocation list is behind
 //! [`BreakerStore`] so this runs natively against a fake.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use http::Method;
+use sha2::{Digest, Sha256};
 use store::BreakerStore;
-use tokens::{AccessClaims, Expectations, KeyError, TokenError, VerifyingKeys};
+use tokens::{
+    AccessClaims, DEFAULT_LEEWAY_SECS, Expectations, KeyError, TokenError, VerifyingKeys,
+};
 
 use edge_http::{Principal, SubjectKind};
 
@@ -19,7 +25,11 @@ pub struct Config {
     audience: String,
     keys: VerifyingKeys,
     kv_prefix: String,
+    verified: RefCell<HashMap<[u8; 32], AccessClaims>>,
 }
+
+/// How many verified tokens an instance remembers (by SHA-256 of the exact token text).
+pub const VERIFIED_CACHE_CAPACITY: usize = 512;
 
 /// A variable that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +81,7 @@ impl Config {
             audience,
             keys,
             kv_prefix,
+            verified: RefCell::new(HashMap::new()),
         })
     }
 
@@ -81,10 +92,42 @@ impl Config {
     }
 
     /// Verifies a token's signature and claims (no I/O) with the default leeway and size cap.
+    ///
+    /// ES256 verification is most of the middleware's cost (`bench/auth.sh`), and a client
+    /// sends the same access token for its whole lifetime, so a token that verified is
+    /// remembered per instance under the SHA-256 of its exact text (any changed byte is
+    /// another key, and a second preimage of SHA-256 is out of reach). A remembered token is
+    /// only reused while its `exp`/`nbf`/`iat` still hold with the leeway — the other checks
+    /// (signature, `iss`, `aud`, header rules) do not depend on time or on anything that can
+    /// change while the instance lives (the keys and expectations are fixed per instance);
+    /// otherwise it is verified afresh, which gives the precise error. Revocation is never
+    /// cached: the caller checks the `jti` on every request.
     pub fn verify(&self, token: &str, now: u64) -> Result<AccessClaims, TokenError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(claims) = self.verified.borrow().get(&digest)
+            && times_hold(claims, now)
+        {
+            return Ok(claims.clone());
+        }
         let expect = Expectations::new(&self.issuer, &self.audience, now);
-        tokens::verify_access_token(token, &self.keys, &expect)
+        let claims = tokens::verify_access_token(token, &self.keys, &expect)?;
+        let mut verified = self.verified.borrow_mut();
+        if verified.len() >= VERIFIED_CACHE_CAPACITY {
+            verified.retain(|_, c| times_hold(c, now));
+            if verified.len() >= VERIFIED_CACHE_CAPACITY {
+                verified.clear();
+            }
+        }
+        verified.insert(digest, claims.clone());
+        Ok(claims)
     }
+}
+
+/// The time checks of `tokens::verify_access_token`, with the same default leeway.
+fn times_hold(claims: &AccessClaims, now: u64) -> bool {
+    now < claims.exp.saturating_add(DEFAULT_LEEWAY_SECS)
+        && now.saturating_add(DEFAULT_LEEWAY_SECS) >= claims.nbf
+        && claims.iat <= now.saturating_add(DEFAULT_LEEWAY_SECS)
 }
 
 /// Why a request is refused; the entry turns each into its response.
@@ -450,6 +493,38 @@ mod tests {
             ),
             Decision::Reject(Rejection::InvalidToken("the token is malformed"))
         );
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_a_changed_byte_is_verified_afresh() {
+        let f = fixture();
+        let t = token(&f, USER, "web", "orders:read", "j9");
+        assert_eq!(f.config.verify(&t, NOW + 1).unwrap().jti, "j9");
+        assert_eq!(f.config.verified.borrow().len(), 1);
+        assert_eq!(f.config.verify(&t, NOW + 2).unwrap().jti, "j9");
+        assert_eq!(
+            f.config.verify(&t, NOW + 900 + DEFAULT_LEEWAY_SECS),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            f.config.verify(&t, NOW - DEFAULT_LEEWAY_SECS - 1),
+            Err(TokenError::NotYetValid)
+        );
+        let mut tampered = t.clone();
+        tampered.pop();
+        tampered.push(if t.ends_with('A') { 'B' } else { 'A' });
+        assert!(f.config.verify(&tampered, NOW + 1).is_err());
+        assert_eq!(f.config.verified.borrow().len(), 1);
+    }
+
+    #[test]
+    fn the_remembered_set_is_bounded() {
+        let f = fixture();
+        for i in 0..=VERIFIED_CACHE_CAPACITY {
+            let t = token(&f, USER, "web", "orders:read", &format!("j-{i}"));
+            f.config.verify(&t, NOW + 1).unwrap();
+        }
+        assert!(f.config.verified.borrow().len() <= VERIFIED_CACHE_CAPACITY);
     }
 
     #[test]

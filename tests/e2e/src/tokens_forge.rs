@@ -153,7 +153,7 @@ impl Forge {
         })
     }
 
-    /// `header.payload` signed with this forge's key (ES256, 64-byte `R || S`).
+    /// `header.payload` signed with this forge's key (ES256, 64-byte `R || S`, low S).
     pub fn sign(&self, header: &Value, payload: &Value) -> String {
         self.sign_segments(
             &b64(header.to_string().as_bytes()),
@@ -165,6 +165,9 @@ impl Forge {
     pub fn sign_segments(&self, header: &str, payload: &str) -> String {
         let input = format!("{header}.{payload}");
         let signature: p256::ecdsa::Signature = self.key.sign(input.as_bytes());
+        // The verifier accepts only the low-S form our issuer makes; normalise, so that an
+        // attack token is refused for what the attack changed and not for a high S.
+        let signature = signature.normalize_s().unwrap_or(signature);
         format!("{input}.{}", b64(&signature.to_bytes()))
     }
 
