@@ -16,9 +16,11 @@ pub const SCOPES_SUPPORTED: &[&str] = &[
     "admin",
 ];
 
-/// The metadata document for `issuer` (no trailing slash is added or removed).
+/// The metadata document for `issuer`. `issuer` is published exactly as configured (it
+/// must equal every `iss`); endpoint URLs join it without doubling a trailing slash.
 pub fn metadata(issuer: &str) -> Value {
-    let endpoint = |path: &str| format!("{issuer}{path}");
+    let base = issuer.trim_end_matches('/');
+    let endpoint = |path: &str| format!("{base}{path}");
     json!({
         "issuer": issuer,
         "authorization_endpoint": endpoint("/oauth2/authorize"),
@@ -57,5 +59,12 @@ mod tests {
         assert_eq!(doc["token_endpoint"], "https://id.example/oauth2/token");
         assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
         assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+    }
+
+    #[test]
+    fn a_trailing_slash_stays_in_the_issuer_but_not_in_the_endpoints() {
+        let doc = metadata("https://id.example/tenant/");
+        assert_eq!(doc["issuer"], "https://id.example/tenant/");
+        assert_eq!(doc["jwks_uri"], "https://id.example/tenant/oauth2/jwks");
     }
 }

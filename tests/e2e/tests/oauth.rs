@@ -1362,3 +1362,57 @@ async fn the_api_accepts_an_issued_token_and_refuses_it_once_revoked() {
             .contains("invalid_token")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_https_issuer_is_used_verbatim_and_cookies_become_secure_host_cookies() {
+    let issuer = "https://id.orderly.example";
+    let app = spawn_app_with(Settings::default().variable("issuer", issuer))
+        .await
+        .unwrap();
+    let discovery: Value = app
+        .client
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], issuer);
+    assert_eq!(
+        discovery["token_endpoint"],
+        format!("{issuer}/oauth2/token")
+    );
+
+    let client = insert_client(ClientSpec::public()).await.unwrap();
+    let pkce = Pkce::new();
+    let response = app
+        .client
+        .get(app.url(&authorize_path(&code_request(
+            &client, &pkce, "openid", "s", "n",
+        ))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let login = response.headers()["location"].to_str().unwrap().to_owned();
+    let page = app.client.get(app.url(&login)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-orderly_csrf="), "{cookie}");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("Path=/;"), "{cookie}");
+
+    // Errors sent back to the client carry the same issuer (RFC 9207).
+    let mut plain = code_request(&client, &pkce, "openid", "s", "n");
+    plain.retain(|(k, _)| *k != "code_challenge_method");
+    plain.push(("code_challenge_method", "plain"));
+    let response = app
+        .client
+        .get(app.url(&authorize_path(&plain)))
+        .send()
+        .await
+        .unwrap();
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(query_param(&location, "iss").as_deref(), Some(issuer));
+}
