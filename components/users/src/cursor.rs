@@ -4,7 +4,8 @@
 //! `v1|<a|b>|<sort>|<status or ->|<created_at micros>|<id>`. It binds the sort and the
 //! filter it was made for: a cursor replayed with another `sort` or `status` is refused
 //! like a tampered one. The tag is checked in constant time before the payload is read.
-//! (Written here because edge-http's generic `cursor` module had not landed yet.)
+//! (Written before edge-http's generic `cursor` module landed; moving to it is a
+//! follow-up that changes no behaviour.)
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use domain::{AccountStatus, UserId};

@@ -10,14 +10,14 @@ use domain::{
     AccountStatus, DisplayName, Email, Limit, Password, PasswordInput, Roles, UserId,
     ValidationError,
 };
+use edge_http::conditional::{ETag, EntityTagCondition, not_modified_for};
+use edge_http::rate_limit::{RateLimitPolicy, RateLimiter, client_subject};
 use edge_http::{
-    ApiError, EdgeResponse, FieldError, HandlerResult, Principal, RequestContext, SubjectKind,
-    attach_log_cause, empty_response, json_response, negotiate, require_content_type,
-    require_method,
+    ApiError, FieldError, HandlerResult, Principal, RequestContext, SubjectKind, attach_log_cause,
+    empty_response, json_response, negotiate, require_content_type, require_method,
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use store::{BreakerStore, StoreError};
 
 use crate::cursor::CursorCodec;
@@ -45,9 +45,6 @@ const PRODUCES: &[&str] = &["application/json"];
 const JSON_ONLY: &[&str] = &["application/json"];
 const MERGE_PATCH_ONLY: &[&str] = &[MERGE_PATCH_JSON];
 const PATH_ID_HEADER: HeaderName = HeaderName::from_static("spin-path-match-id");
-const CLIENT_ADDR_HEADER: HeaderName = HeaderName::from_static("spin-client-addr");
-const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
-const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 const REGISTER_FIELDS: &[&str] = &["email", "password", "display_name"];
 const PATCH_FIELDS: &[&str] = &["display_name", "roles", "status"];
 const LIST_PARAMS: &[&str] = &["limit", "cursor", "status", "sort"];
@@ -172,14 +169,21 @@ async fn register<R: UserRepository, K: BreakerStore>(
     request: &http::Request<Bytes>,
     context: &RequestContext,
 ) -> HandlerResult {
-    let mut limit = registration_limit(deps, request.headers()).await;
-    if limit.exceeded() {
-        let error = ApiError::TooManyRequests {
-            retry_after_secs: limit.reset_secs,
-        };
-        let response = error.to_response(context.request_id());
-        return Ok(with_limit_headers(response, &limit));
-    }
+    // Every attempt counts, valid or not, so the limit also caps enumeration probes.
+    let policy = RateLimitPolicy::new(
+        "register",
+        deps.config.registrations_per_hour,
+        REGISTRATION_WINDOW_SECS,
+    );
+    let decision = RateLimiter::new(deps.config.kv_prefix.as_str())
+        .check(
+            deps.kv,
+            &policy,
+            &client_subject(request.headers()),
+            deps.now_secs,
+        )
+        .await;
+    decision.enforce()?;
     let mut response = match register_inner(deps, request).await {
         Ok(response) => response,
         Err(error) => {
@@ -191,10 +195,8 @@ async fn register<R: UserRepository, K: BreakerStore>(
             response
         }
     };
-    if let Some(cause) = limit.kv_failure.take() {
-        attach_log_cause(&mut response, cause);
-    }
-    Ok(with_limit_headers(response, &limit))
+    decision.finish(&mut response);
+    Ok(response)
 }
 
 async fn register_inner<R: UserRepository, K: BreakerStore>(
@@ -257,13 +259,8 @@ async fn read<R: UserRepository, K: BreakerStore>(
     let user = service::get(deps.users, caller, id)
         .await
         .map_err(users_error)?;
-    let etag = etag_of(&user);
-    if if_none_match(request.headers(), &etag) {
-        let mut response = empty_response(StatusCode::NOT_MODIFIED);
-        set_user_headers(response.headers_mut(), &etag)?;
-        return Ok(response);
-    }
-    user_response(StatusCode::OK, &user, Some(caller))
+    let response = user_response(StatusCode::OK, &user, Some(caller))?;
+    Ok(not_modified_for(request.headers(), &response).unwrap_or(response))
 }
 
 async fn patch<R: UserRepository, K: BreakerStore>(
@@ -275,7 +272,7 @@ async fn patch<R: UserRepository, K: BreakerStore>(
     negotiate(request.headers(), PRODUCES)?;
     require_content_type(request.headers(), MERGE_PATCH_ONLY)?;
     let patch = parse_patch(request.body())?;
-    let precondition = if_match(request.headers(), id);
+    let precondition = if_match(request.headers(), id)?;
     let user = service::update(deps.users, caller, id, &precondition, patch)
         .await
         .map_err(users_error)?;
@@ -288,7 +285,7 @@ async fn remove<R: UserRepository, K: BreakerStore>(
     caller: &Caller,
     id: UserId,
 ) -> HandlerResult {
-    let precondition = if_match(request.headers(), id);
+    let precondition = if_match(request.headers(), id)?;
     service::delete(deps.users, caller, id, &precondition)
         .await
         .map_err(users_error)?;
@@ -627,11 +624,8 @@ fn user_response(status: StatusCode, user: &User, caller: Option<&Caller>) -> Ha
     Ok(response)
 }
 
-fn set_user_headers(headers: &mut HeaderMap, etag: &str) -> Result<(), ApiError> {
-    headers.insert(
-        header::ETAG,
-        HeaderValue::from_str(etag).map_err(ApiError::internal)?,
-    );
+fn set_user_headers(headers: &mut HeaderMap, etag: &ETag) -> Result<(), ApiError> {
+    headers.insert(header::ETAG, etag.to_header_value());
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(CACHE_CONTROL),
@@ -642,131 +636,30 @@ fn set_user_headers(headers: &mut HeaderMap, etag: &str) -> Result<(), ApiError>
 
 // ------------------------------------------------------------------ entity tags
 
-/// A strong entity tag from the id and version: `"<version>-<16 hex of SHA-256>"`.
-/// It changes with every write and names no other user's state.
-pub fn etag_for(id: UserId, version: u32) -> String {
-    let digest = Sha256::digest(format!("{id}:{version}").as_bytes());
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{version}-{hex}\"")
+/// The strong entity tag of version `version` of user `id` (`edge_http::conditional`:
+/// a hash of both, so it changes with every write and names no other user's state; the
+/// edge's compression suffix is ignored when comparing).
+pub fn etag_for(id: UserId, version: u32) -> ETag {
+    ETag::from_version(id, u64::from(version))
 }
 
-fn etag_of(user: &User) -> String {
+fn etag_of(user: &User) -> ETag {
     etag_for(user.id, user.version)
 }
 
-fn header_list(headers: &HeaderMap, name: header::HeaderName) -> Option<Vec<String>> {
-    let values: Vec<String> = headers
-        .get_all(&name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())
-        .collect();
-    headers.contains_key(&name).then_some(values)
-}
-
-/// `If-Match` (strong comparison, RFC 9110 §13.1.1) as the versions it names for `id`.
-fn if_match(headers: &HeaderMap, id: UserId) -> Precondition {
-    let Some(tags) = header_list(headers, header::IF_MATCH) else {
-        return Precondition::Missing;
-    };
-    if tags.is_empty() {
-        return Precondition::Missing;
+/// `If-Match` (strong comparison, RFC 9110 §13.1.1) as a test of `id`'s versions; a
+/// malformed header is a 412.
+fn if_match(headers: &HeaderMap, id: UserId) -> Result<Precondition<'static>, ApiError> {
+    match EntityTagCondition::from_headers(headers, header::IF_MATCH) {
+        Ok(None) => Ok(Precondition::Missing),
+        Ok(Some(EntityTagCondition::Any)) => Ok(Precondition::Any),
+        Ok(Some(condition)) => Ok(Precondition::Matching(Box::new(move |version| {
+            condition.matches_strong(&etag_for(id, version))
+        }))),
+        Err(_) => Err(ApiError::PreconditionFailed {
+            detail: "If-Match is not a valid list of entity tags.".to_owned(),
+        }),
     }
-    if tags.iter().any(|t| t == "*") {
-        return Precondition::Any;
-    }
-    let versions = tags
-        .iter()
-        .filter(|t| !t.starts_with("W/"))
-        .filter_map(|t| {
-            let version = t.trim_matches('"').split_once('-')?.0.parse::<u32>().ok()?;
-            (etag_for(id, version) == *t).then_some(version)
-        })
-        .collect();
-    Precondition::Versions(versions)
-}
-
-/// `If-None-Match` (weak comparison, RFC 9110 §13.1.2): whether to answer 304.
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    header_list(headers, header::IF_NONE_MATCH).is_some_and(|tags| {
-        tags.iter()
-            .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
-    })
-}
-
-// ------------------------------------------------------------------ rate limit
-
-#[derive(Debug)]
-struct RegistrationLimit {
-    limit: u64,
-    count: u64,
-    reset_secs: u64,
-    kv_failure: Option<String>,
-}
-
-impl RegistrationLimit {
-    fn exceeded(&self) -> bool {
-        self.count > self.limit
-    }
-}
-
-fn client_ip(headers: &HeaderMap) -> String {
-    let raw = headers
-        .get(CLIENT_ADDR_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    raw.parse::<std::net::SocketAddr>()
-        .map(|a| a.ip().to_string())
-        .or_else(|_| raw.parse::<std::net::IpAddr>().map(|ip| ip.to_string()))
-        .unwrap_or_else(|_| "unknown".to_owned())
-}
-
-/// Counts this attempt in the client address's fixed one-hour window, in the shared
-/// store (`{kv_prefix}:rl:register:<ip>:<window>`), so every host enforces one limit.
-/// When the store fails the request passes (the failure goes to the log line).
-async fn registration_limit<R, K: BreakerStore>(
-    deps: &Deps<'_, R, K>,
-    headers: &HeaderMap,
-) -> RegistrationLimit {
-    let window = deps.now_secs / REGISTRATION_WINDOW_SECS;
-    let reset_secs = ((window + 1) * REGISTRATION_WINDOW_SECS).saturating_sub(deps.now_secs);
-    let key = format!(
-        "{}:rl:register:{}:{window}",
-        deps.config.kv_prefix,
-        client_ip(headers)
-    );
-    let (count, kv_failure) = match deps.kv.increment(&key, 1).await {
-        Ok(count) => (u64::try_from(count).unwrap_or(0), None),
-        Err(e) => (
-            0,
-            Some(format!("registration rate limit not enforced: {e}")),
-        ),
-    };
-    RegistrationLimit {
-        limit: deps.config.registrations_per_hour,
-        count,
-        reset_secs: reset_secs.max(1),
-        kv_failure,
-    }
-}
-
-fn with_limit_headers(mut response: EdgeResponse, limit: &RegistrationLimit) -> EdgeResponse {
-    let remaining = limit.limit.saturating_sub(limit.count);
-    let policy = format!(
-        "\"register\";q={};w={REGISTRATION_WINDOW_SECS}",
-        limit.limit
-    );
-    let state = format!("\"register\";r={remaining};t={}", limit.reset_secs);
-    if let (Ok(policy), Ok(state)) = (
-        HeaderValue::from_str(&policy),
-        HeaderValue::from_str(&state),
-    ) {
-        response.headers_mut().insert(RATELIMIT_POLICY, policy);
-        response.headers_mut().insert(RATELIMIT, state);
-    }
-    response
 }
 
 // ------------------------------------------------------------------ errors
@@ -996,27 +889,32 @@ mod tests {
     #[test]
     fn if_match_is_strong_and_bound_to_the_user() {
         let (a, b) = (UserId::generate(), UserId::generate());
+        let holds = |headers: &HeaderMap, id: UserId, version: u32| match if_match(headers, id) {
+            Ok(Precondition::Matching(test)) => Some(test(version)),
+            Ok(Precondition::Any) => Some(true),
+            Ok(Precondition::Missing) => None,
+            Err(e) => panic!("{e:?}"),
+        };
         let mut headers = HeaderMap::new();
-        assert_eq!(if_match(&headers, a), Precondition::Missing);
+        assert_eq!(holds(&headers, a, 3), None);
+        let tag = etag_for(a, 3).to_string();
+        headers.insert(header::IF_MATCH, HeaderValue::from_str(&tag).unwrap());
+        assert_eq!(holds(&headers, a, 3), Some(true));
+        assert_eq!(holds(&headers, a, 4), Some(false));
+        assert_eq!(holds(&headers, b, 3), Some(false));
+        // The tag as the edge's gzip sent it still matches.
+        let gzip = format!("{}-gzip\"", tag.trim_end_matches('"'));
+        headers.insert(header::IF_MATCH, HeaderValue::from_str(&gzip).unwrap());
+        assert_eq!(holds(&headers, a, 3), Some(true));
         headers.insert(
             header::IF_MATCH,
-            HeaderValue::from_str(&etag_for(a, 3)).unwrap(),
+            HeaderValue::from_str(&format!("W/{tag}")).unwrap(),
         );
-        assert_eq!(if_match(&headers, a), Precondition::Versions(vec![3]));
-        assert_eq!(if_match(&headers, b), Precondition::Versions(vec![]));
-        let weak = format!("W/{}", etag_for(a, 3));
-        headers.insert(header::IF_MATCH, HeaderValue::from_str(&weak).unwrap());
-        assert_eq!(if_match(&headers, a), Precondition::Versions(vec![]));
+        assert_eq!(holds(&headers, a, 3), Some(false));
         headers.insert(header::IF_MATCH, HeaderValue::from_static("*"));
-        assert_eq!(if_match(&headers, a), Precondition::Any);
-        assert!(if_none_match(
-            &{
-                let mut h = HeaderMap::new();
-                h.insert(header::IF_NONE_MATCH, HeaderValue::from_str(&weak).unwrap());
-                h
-            },
-            &etag_for(a, 3)
-        ));
+        assert_eq!(holds(&headers, a, 3), Some(true));
+        headers.insert(header::IF_MATCH, HeaderValue::from_static("nonsense"));
+        assert!(if_match(&headers, a).is_err());
     }
 
     #[test]

@@ -30,6 +30,10 @@
 //! `If-None-Match` → 304) and `Cache-Control: private, no-store`; none has the
 //! password hash. Other methods → 405 + `Allow`.
 //!
+//! Entity tags and `If-None-Match`/`If-Match` use `edge_http::conditional` (so the
+//! edge's `-gzip`/`-br` tag suffix still matches); the registration limit uses
+//! `edge_http::rate_limit` (fails open, logged, when the shared store is down).
+//!
 //! Layers: `entry` (wasm only) → [`handlers`] → [`service`] → [`repository`] (SQL via
 //! `store`). [`cursor`] signs list cursors.
 

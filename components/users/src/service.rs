@@ -164,23 +164,37 @@ impl Caller {
     }
 }
 
-/// The precondition a write carries (`If-Match`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Precondition {
+/// The precondition a write carries (`If-Match`), as a test of the current version
+/// (the handler knows how versions map to entity tags).
+pub enum Precondition<'a> {
     /// No `If-Match`: refused (428).
     Missing,
     /// `If-Match: *`: any current version.
     Any,
-    /// The versions the client has seen (parsed from its entity tags).
-    Versions(Vec<u32>),
+    /// Whether the client's tags name this version.
+    Matching(Box<dyn Fn(u32) -> bool + 'a>),
 }
 
-impl Precondition {
+impl fmt::Debug for Precondition<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Missing => "Missing",
+            Self::Any => "Any",
+            Self::Matching(_) => "Matching(..)",
+        })
+    }
+}
+
+impl Precondition<'_> {
+    fn is_missing(&self) -> bool {
+        matches!(self, Self::Missing)
+    }
+
     fn holds_for(&self, version: u32) -> bool {
         match self {
             Self::Missing => false,
             Self::Any => true,
-            Self::Versions(versions) => versions.contains(&version),
+            Self::Matching(test) => test(version),
         }
     }
 }
@@ -282,7 +296,7 @@ pub async fn update<R: UserRepository>(
     repo: &R,
     caller: &Caller,
     id: UserId,
-    precondition: &Precondition,
+    precondition: &Precondition<'_>,
     patch: Patch,
 ) -> Result<User, UsersError> {
     if !caller.may_access(id) {
@@ -293,7 +307,7 @@ pub async fn update<R: UserRepository>(
             "Only an administrator may change roles or status.",
         ));
     }
-    if *precondition == Precondition::Missing {
+    if precondition.is_missing() {
         return Err(UsersError::PreconditionRequired);
     }
     let current = repo.find(id).await?.ok_or(UsersError::NotFound)?;
@@ -325,12 +339,12 @@ pub async fn delete<R: UserRepository>(
     repo: &R,
     caller: &Caller,
     id: UserId,
-    precondition: &Precondition,
+    precondition: &Precondition<'_>,
 ) -> Result<(), UsersError> {
     if !caller.may_access(id) {
         return Err(UsersError::NotFound);
     }
-    if *precondition == Precondition::Missing {
+    if precondition.is_missing() {
         return Err(UsersError::PreconditionRequired);
     }
     let current = repo.find(id).await?.ok_or(UsersError::NotFound)?;
@@ -635,7 +649,7 @@ mod tests {
             &repo,
             &me(a.id),
             a.id,
-            &Precondition::Versions(vec![7]),
+            &Precondition::Matching(Box::new(|v| v == 7)),
             patch.clone(),
         ));
         assert!(matches!(stale, Err(UsersError::PreconditionFailed)));
@@ -643,7 +657,7 @@ mod tests {
             &repo,
             &me(a.id),
             a.id,
-            &Precondition::Versions(vec![1]),
+            &Precondition::Matching(Box::new(|v| v == 1)),
             patch,
         ))
         .unwrap();
