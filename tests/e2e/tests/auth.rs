@@ -555,10 +555,9 @@ async fn the_token_attack_list_is_refused_with_401_invalid_token() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_unknown_route_behind_the_middleware_is_never_passed_anonymously() {
-    // Methods the table does not name reach the component (which answers 405); the matched
-    // route itself is always known here because Spin sets `spin-matched-route`. A client
-    // cannot pick its own: the host overwrites the header.
+async fn a_client_sent_spin_matched_route_cannot_pick_a_weaker_policy() {
+    // `/api/v1/products` allows anonymous GETs; the host overwrites the header with the
+    // route that really matched, so the client's copy never reaches the policy.
     let app = spawn_app().await.unwrap();
     let id = unique("auth-e2e-", 24);
     let response = app
@@ -570,4 +569,82 @@ async fn an_unknown_route_behind_the_middleware_is_never_passed_anonymously() {
         .await
         .unwrap();
     assert_401(response, &id, None, "", "forged spin-matched-route").await;
+}
+
+/// Registers a user through the real `users` component; returns its id.
+async fn register(app: &TestApp) -> String {
+    let email = format!("{}@example.com", unique("auth-e2e-", 24));
+    let response = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .header("content-type", "application/json")
+        .json(&json!({"email": email, "password": "violet-harbour-lantern-1987"}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "registration: {body}");
+    assert_eq!(body["email"], email.as_str());
+    body["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_verified_principal_reaches_the_component_and_forged_headers_are_replaced() {
+    let app = spawn_app().await.unwrap();
+    let forge = Forge::for_app(&app.settings).unwrap();
+    let alice = register(&app).await;
+    let bob = register(&app).await;
+    let token = forge.access_token(&alice, "e2e-web", "users:read").unwrap();
+
+    // `me` resolves to the token's subject, whatever the client claims to be.
+    let response = app
+        .client
+        .get(app.url("/api/v1/users/me"))
+        .bearer_auth(&token)
+        .header("x-orderly-subject", &bob)
+        .header("x-orderly-scope", "admin users:read")
+        .header("x-orderly-subject-kind", "user")
+        .header("x-orderly-client-id", "forged")
+        .header("x-orderly-token-id", "forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["id"], alice.as_str(), "{body}");
+
+    // A forged `admin` scope does not open another user's record.
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/users/{bob}")))
+        .bearer_auth(&token)
+        .header("x-orderly-scope", "admin users:read")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        [403, 404].contains(&response.status().as_u16()),
+        "{}",
+        response.status()
+    );
+
+    // With no token at all, the forged headers are no principal: the middleware refuses.
+    let (response, id) = {
+        let id = unique("auth-e2e-", 24);
+        let response = app
+            .client
+            .get(app.url(&format!("/api/v1/users/{alice}")))
+            .header("x-request-id", &id)
+            .header("x-orderly-subject", &alice)
+            .header("x-orderly-subject-kind", "user")
+            .header("x-orderly-client-id", "e2e-web")
+            .header("x-orderly-scope", "admin users:read")
+            .header("x-orderly-token-id", "forged")
+            .send()
+            .await
+            .unwrap();
+        (response, id)
+    };
+    assert_401(response, &id, None, "", "forged principal, no token").await;
 }
