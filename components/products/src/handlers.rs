@@ -14,8 +14,9 @@
 use bytes::Bytes;
 use domain::ProductId;
 use edge_http::conditional::{ETag, check_if_none_match, not_modified_for, require_if_match};
+use edge_http::query::{QueryParams, QueryRules};
 use edge_http::{
-    APPLICATION_JSON, ApiError, FieldError, HandlerResult, RequestContext, attach_log_cause,
+    APPLICATION_JSON, ApiError, FieldError, HandlerResult, Links, RequestContext, attach_log_cause,
     bytes_response, empty_response, negotiate, require_content_type, require_method,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -25,7 +26,7 @@ use store::{BreakerStore, StoreError};
 use crate::cursor::CursorCodec;
 use crate::json::{JsonError, parse_strict};
 use crate::model::{Product, merge_patch, parse_draft};
-use crate::query::{self, ListParams};
+use crate::query;
 use crate::rate_limit::{self, Caller};
 use crate::service::{self, Catalogue, CatalogueError, ListQuery, Page};
 use crate::view::{COLLECTION_PATH, product_path, product_view};
@@ -56,6 +57,7 @@ const ITEM_METHODS: &[Method] = &[Method::GET, Method::PUT, Method::PATCH, Metho
 const PRODUCES: &[&str] = &[APPLICATION_JSON];
 const JSON_BODY: &[&str] = &[APPLICATION_JSON];
 const MERGE_PATCH_BODY: &[&str] = &[MERGE_PATCH_JSON];
+const NO_PARAMETERS: QueryRules = QueryRules::new(&[]);
 
 /// Configuration read from Spin variables.
 #[derive(Debug, Clone)]
@@ -254,15 +256,9 @@ fn product_response(
     Ok(response)
 }
 
+/// Items and writes take no query parameters (each one is a 400 `unknown_parameter`).
 fn refuse_query(request: &http::Request<Bytes>) -> Result<(), ApiError> {
-    match request.uri().query() {
-        None | Some("") => Ok(()),
-        Some(_) => Err(ApiError::validation(vec![FieldError::new(
-            "query",
-            "unknown_parameter",
-            "this resource takes no query parameters",
-        )])),
-    }
+    QueryParams::parse(request.uri().query(), &NO_PARAMETERS).map(|_| ())
 }
 
 /// Parses a body as strict JSON (400 for syntax errors and duplicate members).
@@ -404,29 +400,17 @@ async fn delete<C: Catalogue, K>(
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 
-fn list_link(params: &ListParams, cursor: Option<&str>) -> Value {
-    json!({ "href": format!("{COLLECTION_PATH}?{}", query::to_query(params, cursor)) })
-}
-
 async fn list<C: Catalogue, K>(
     deps: &Deps<'_, C, K>,
     request: &http::Request<Bytes>,
     context: &RequestContext,
 ) -> HandlerResult {
     negotiate(request.headers(), PRODUCES)?;
-    let params = query::parse(request.uri().query()).map_err(ApiError::validation)?;
+    let params = query::parse(request.uri().query())?;
     let codec = &deps.settings.cursors;
     let page = match &params.cursor {
         None => Page::First,
-        Some(cursor) => codec
-            .decode(cursor, params.sort, &params.filter)
-            .map_err(|_| {
-                ApiError::validation(vec![FieldError::new(
-                    "query/cursor",
-                    "invalid_cursor",
-                    "the cursor is not one this list issued (it may belong to another sort or filter)",
-                )])
-            })?,
+        Some(cursor) => codec.decode(cursor, params.sort, &params.filter)?,
     };
     let query = ListQuery {
         filter: params.filter.clone(),
@@ -443,20 +427,23 @@ async fn list<C: Catalogue, K>(
         .iter()
         .map(|p| product_view(p, params.fields.as_deref(), writer))
         .collect();
-    let mut links = serde_json::Map::new();
-    links.insert("self".into(), list_link(&params, params.cursor.as_deref()));
-    if let Some(next) = &result.next {
-        let cursor = codec
-            .encode(true, next, params.sort, &params.filter)
-            .map_err(|_| ApiError::internal("cursor encoding failed"))?;
-        links.insert("next".into(), list_link(&params, Some(&cursor)));
-    }
-    if let Some(prev) = &result.prev {
-        let cursor = codec
-            .encode(false, prev, params.sort, &params.filter)
-            .map_err(|_| ApiError::internal("cursor encoding failed"))?;
-        links.insert("prev".into(), list_link(&params, Some(&cursor)));
-    }
+    let next = result
+        .next
+        .as_ref()
+        .map(|at| codec.encode(true, at, params.sort, &params.filter))
+        .transpose()?;
+    let prev = result
+        .prev
+        .as_ref()
+        .map(|at| codec.encode(false, at, params.sort, &params.filter))
+        .transpose()?;
+    let links = Links::page(
+        COLLECTION_PATH,
+        &query::to_query(&params),
+        params.cursor.as_deref(),
+        next.as_deref(),
+        prev.as_deref(),
+    );
     let body = serde_json::to_vec(&json!({
         "items": items,
         "limit": params.limit.get(),
@@ -979,7 +966,7 @@ mod tests {
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
         assert_eq!(
             reply.error_codes(),
-            [("query/cursor".to_owned(), "invalid_cursor".to_owned())]
+            [("/query/cursor".to_owned(), "invalid_cursor".to_owned())]
         );
         let tampered = format!("{next}x");
         assert_eq!(

@@ -13,16 +13,21 @@
 //!
 //! Only one sort field is accepted: every allowed order is then exactly an index of
 //! `0001` (`status, <field>, id`), which a compound sort such as `-created_at,price`
-//! would not be. Unknown or repeated parameters are refused.
+//! would not be. Unknown, repeated, badly encoded or oversized parameters are refused
+//! by edge-http's [`QueryParams`] before any value is read.
 
 use domain::{
     AllowListed, Currency, FieldSelection, Limit, ProductStatus, SortSpec, ValidationError,
 };
-use edge_http::FieldError;
+use edge_http::query::{QueryParams, QueryRules, query_pointer};
+use edge_http::{ApiError, FieldError, QueryString};
 
 use crate::service::{Filter, Sort, SortField};
 
 /// The parameters the list understands.
+pub const RULES: QueryRules = QueryRules::new(PARAMETERS);
+
+/// Their names.
 pub const PARAMETERS: &[&str] = &[
     "limit",
     "cursor",
@@ -101,7 +106,7 @@ pub struct ListParams {
 }
 
 fn error(name: &str, code: &str, message: impl Into<String>) -> FieldError {
-    FieldError::new(format!("query/{name}"), code, message)
+    FieldError::new(query_pointer(name), code, message)
 }
 
 fn check<T, E: ValidationError>(
@@ -148,39 +153,11 @@ fn parse_fields(text: &str, errors: &mut Vec<FieldError>) -> Option<Vec<ProductF
 /// Parses the raw query string (`None` when the URL has none).
 ///
 /// # Errors
-/// One [`FieldError`] per problem.
-pub fn parse(query: Option<&str>) -> Result<ListParams, Vec<FieldError>> {
-    let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(query.unwrap_or("")) {
-        Ok(pairs) => pairs,
-        Err(_) => {
-            return Err(vec![FieldError::new(
-                "query",
-                "malformed",
-                "the query string is not valid form encoding",
-            )]);
-        }
-    };
+/// A 400 listing every problem, each at `/query/<name>`.
+pub fn parse(query: Option<&str>) -> Result<ListParams, ApiError> {
+    let params = QueryParams::parse(query, &RULES)?;
     let mut errors = Vec::new();
-    let mut seen: Vec<&str> = Vec::new();
-    for (name, _) in &pairs {
-        match PARAMETERS.iter().find(|p| **p == name.as_str()) {
-            None => errors.push(FieldError::new(
-                "query",
-                "unknown_parameter",
-                format!("allowed parameters: {}", PARAMETERS.join(", ")),
-            )),
-            Some(known) if seen.contains(known) => {
-                errors.push(error(known, "repeated", "may be given only once"));
-            }
-            Some(known) => seen.push(known),
-        }
-    }
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |name: &str| params.get(name);
 
     let limit = check("limit", Limit::from_query(get("limit")), &mut errors);
     let sort = match get("sort") {
@@ -249,37 +226,26 @@ pub fn parse(query: Option<&str>) -> Result<ListParams, Vec<FieldError>> {
                 fields,
             })
         }
-        _ => Err(errors),
+        _ => Err(ApiError::validation(errors)),
     }
 }
 
-/// The canonical query string of a list page (for `_links`): the list's own
-/// parameters, then `cursor` when given.
-pub fn to_query(params: &ListParams, cursor: Option<&str>) -> String {
-    let mut pairs: Vec<(&str, String)> = vec![
-        ("limit", params.limit.to_string()),
-        ("sort", params.sort.to_string()),
-        ("status", params.filter.status.as_str().to_owned()),
-    ];
-    if let Some(currency) = params.filter.currency {
-        pairs.push(("currency", currency.code().to_owned()));
-    }
-    if let Some(min) = params.filter.min_price {
-        pairs.push(("min_price", min.to_string()));
-    }
-    if let Some(max) = params.filter.max_price {
-        pairs.push(("max_price", max.to_string()));
-    }
-    if let Some(fields) = &params.fields {
-        let names: Vec<&str> = std::iter::once("id")
+/// The list's own parameters in canonical form (for `_links`; never `cursor`).
+pub fn to_query(params: &ListParams) -> QueryString {
+    let fields = params.fields.as_ref().map(|fields| {
+        std::iter::once("id")
             .chain(fields.iter().map(|f| f.name()))
-            .collect();
-        pairs.push(("fields", names.join(",")));
-    }
-    if let Some(cursor) = cursor {
-        pairs.push(("cursor", cursor.to_owned()));
-    }
-    serde_urlencoded::to_string(&pairs).unwrap_or_default()
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    QueryString::new()
+        .with("limit", params.limit.to_string())
+        .with("sort", params.sort.to_string())
+        .with("status", params.filter.status.as_str())
+        .with_optional("currency", params.filter.currency.map(|c| c.code()))
+        .with_optional("min_price", params.filter.min_price.map(|p| p.to_string()))
+        .with_optional("max_price", params.filter.max_price.map(|p| p.to_string()))
+        .with_optional("fields", fields)
 }
 
 #[cfg(test)]
@@ -287,12 +253,13 @@ mod tests {
     use super::*;
     use domain::SortDirection;
 
-    fn codes(result: Result<ListParams, Vec<FieldError>>) -> Vec<(String, String)> {
-        result
-            .unwrap_err()
-            .into_iter()
-            .map(|e| (e.pointer, e.code))
-            .collect()
+    fn codes(result: Result<ListParams, ApiError>) -> Vec<(String, String)> {
+        match result {
+            Err(ApiError::BadRequest { errors, .. }) => {
+                errors.into_iter().map(|e| (e.pointer, e.code)).collect()
+            }
+            other => panic!("expected a 400, got {other:?}"),
+        }
     }
 
     #[test]
@@ -303,7 +270,7 @@ mod tests {
         assert_eq!(params.limit, Limit::DEFAULT);
         assert_eq!(params.fields, None);
         assert_eq!(
-            to_query(&params, None),
+            to_query(&params).encode(),
             "limit=20&sort=-created_at&status=active"
         );
     }
@@ -327,8 +294,8 @@ mod tests {
         );
         assert_eq!(parse(Some("fields=id")).unwrap().fields, Some(Vec::new()));
         assert_eq!(
-            to_query(&params, Some("a b")),
-            "limit=5&sort=price&status=archived&currency=EUR&min_price=0&max_price=900&fields=id%2Cname%2Cprice&cursor=a+b"
+            to_query(&params).encode(),
+            "limit=5&sort=price&status=archived&currency=EUR&min_price=0&max_price=900&fields=id%2Cname%2Cprice"
         );
     }
 
@@ -340,13 +307,13 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("query/limit".into(), "too_large".into()),
-                ("query/sort".into(), "unknown_field".into()),
-                ("query/fields".into(), "unknown_field".into()),
-                ("query/status".into(), "unknown_status".into()),
-                ("query/currency".into(), got[4].1.clone()),
-                ("query/min_price".into(), "negative".into()),
-                ("query/max_price".into(), "not_a_number".into()),
+                ("/query/limit".into(), "too_large".into()),
+                ("/query/sort".into(), "unknown_field".into()),
+                ("/query/fields".into(), "unknown_field".into()),
+                ("/query/status".into(), "unknown_status".into()),
+                ("/query/currency".into(), got[4].1.clone()),
+                ("/query/min_price".into(), "negative".into()),
+                ("/query/max_price".into(), "not_a_number".into()),
             ]
         );
     }
@@ -355,23 +322,23 @@ mod tests {
     fn unknown_repeated_and_compound_parameters_are_refused() {
         assert_eq!(
             codes(parse(Some("page=2"))),
-            [("query".into(), "unknown_parameter".into())]
+            [("/query/page".into(), "unknown_parameter".into())]
         );
         assert_eq!(
             codes(parse(Some("limit=1&limit=2"))),
-            [("query/limit".into(), "repeated".into())]
+            [("/query/limit".into(), "duplicate_parameter".into())]
         );
         assert_eq!(
             codes(parse(Some("sort=-created_at,price"))),
-            [("query/sort".into(), "too_many_fields".into())]
+            [("/query/sort".into(), "too_many_fields".into())]
         );
         assert_eq!(
             codes(parse(Some("min_price=9&max_price=1"))),
-            [("query/min_price".into(), "greater_than_max".into())]
+            [("/query/min_price".into(), "greater_than_max".into())]
         );
         assert_eq!(
             codes(parse(Some("limit=0"))),
-            [("query/limit".into(), "too_small".into())]
+            [("/query/limit".into(), "too_small".into())]
         );
     }
 }

@@ -12,6 +12,7 @@
 //! ```
 
 use domain::{AllowListed, ProductId};
+use edge_http::{Link, Links};
 use serde_json::{Map, Value, json};
 
 use crate::model::Product;
@@ -72,17 +73,18 @@ fn field_value(product: &Product, field: ProductField) -> Value {
 
 /// The product's `_links`: `self` and `collection` always, the write actions only for
 /// a caller who may take them.
-pub fn links(id: ProductId, can_write: bool) -> Value {
+pub fn links(id: ProductId, can_write: bool) -> Links {
     let href = product_path(id);
-    let mut links = Map::new();
-    links.insert("self".into(), json!({ "href": href }));
-    links.insert("collection".into(), json!({ "href": COLLECTION_PATH }));
-    if can_write {
-        links.insert("update".into(), json!({ "href": href, "method": "PUT" }));
-        links.insert("patch".into(), json!({ "href": href, "method": "PATCH" }));
-        links.insert("delete".into(), json!({ "href": href, "method": "DELETE" }));
+    let links = Links::new()
+        .with("self", href.clone())
+        .with("collection", COLLECTION_PATH);
+    if !can_write {
+        return links;
     }
-    Value::Object(links)
+    links
+        .with_link("update", Link::new(href.clone()).with_method("PUT"))
+        .with_link("patch", Link::new(href.clone()).with_method("PATCH"))
+        .with_link("delete", Link::new(href).with_method("DELETE"))
 }
 
 /// The representation of `product` with `fields` (all when `None`); `id` and `_links`
@@ -96,7 +98,10 @@ pub fn product_view(product: &Product, fields: Option<&[ProductField]>, can_writ
             object.insert(field.name().into(), field_value(product, *field));
         }
     }
-    object.insert("_links".into(), links(product.id, can_write));
+    object.insert(
+        "_links".into(),
+        serde_json::to_value(links(product.id, can_write)).unwrap_or(Value::Null),
+    );
     Value::Object(object)
 }
 

@@ -782,7 +782,13 @@ async fn callers_over_the_rate_limit_get_429_with_retry_after() {
     let mut limited = None;
     for attempt in 0..7 {
         let resp = send(&app, Method::GET, &list, None, &[], None).await;
-        assert_eq!(header(&resp, "ratelimit-policy"), "\"products\";q=3;w=60");
+        assert_eq!(
+            header(&resp, "ratelimit-policy"),
+            "\"products\";q=3;w=60",
+            "request {attempt}: {} {:?}",
+            resp.status(),
+            resp.headers()
+        );
         if resp.status() == StatusCode::TOO_MANY_REQUESTS {
             limited = Some((attempt, resp));
             break;
