@@ -121,3 +121,19 @@ pub fn access_token(app: &TestApp, sub: &str, client_id: &str, scope: &str) -> R
 pub fn user_token(app: &TestApp, user_id: &str, scope: &str) -> Result<String> {
     access_token(app, user_id, "orderly-web", scope)
 }
+
+/// Gives `user_id` an order (fixture), so the user can no longer be deleted.
+pub async fn give_an_order(user_id: &str) -> Result<()> {
+    let mut conn = admin_conn().await?;
+    let user = uuid::Uuid::parse_str(user_id)?;
+    conn.exec_drop(
+        "INSERT INTO orders (id, user_id, currency, total_minor) VALUES (?, ?, 'EUR', 0)",
+        (
+            uuid::Uuid::now_v7().as_bytes().to_vec(),
+            user.as_bytes().to_vec(),
+        ),
+    )
+    .await?;
+    let _ = conn.disconnect().await;
+    Ok(())
+}

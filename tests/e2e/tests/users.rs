@@ -8,8 +8,8 @@
 )]
 
 use orderly_e2e::users::{
-    ADMIN_SCOPES, GOOD_PASSWORD, USER_SCOPES, access_token, make_admin, register, registered_user,
-    unique_email, user_rows, user_token,
+    ADMIN_SCOPES, GOOD_PASSWORD, USER_SCOPES, access_token, give_an_order, make_admin, register,
+    registered_user, unique_email, user_rows, user_token,
 };
 use orderly_e2e::{Settings, TestApp, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
@@ -522,4 +522,55 @@ async fn registrations_are_rate_limited_per_address_with_ratelimit_headers() {
         "application/problem+json"
     );
     assert!(user_rows(&email).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_with_orders_is_not_deleted_but_can_be_disabled() {
+    let app = spawn_app().await.unwrap();
+    let (id, email) = registered_user(&app).await.unwrap();
+    give_an_order(&id).await.unwrap();
+    let (admin, _) = registered_user(&app).await.unwrap();
+    make_admin(&admin).await.unwrap();
+    let admin_token = user_token(&app, &admin, ADMIN_SCOPES).unwrap();
+    let path = format!("/api/v1/users/{id}");
+    let response = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&admin_token)
+        .header("if-match", "*")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 409);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["detail"].as_str().unwrap().contains("disable"));
+    assert_eq!(user_rows(&email).await.unwrap().len(), 1);
+
+    let disabled = patch(
+        &app,
+        &path,
+        &admin_token,
+        Some("*"),
+        &json!({"status": "disabled"}),
+    )
+    .await;
+    assert_eq!(disabled.status(), 200);
+    // The admin list filters by status.
+    let listed: Value = get(
+        &app,
+        "/api/v1/users?status=disabled&limit=100",
+        &admin_token,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let items = listed["items"].as_array().unwrap();
+    assert!(items.iter().all(|u| u["status"] == "disabled"));
+    assert!(
+        listed["_links"]["self"]["href"]
+            .as_str()
+            .unwrap()
+            .contains("status=disabled")
+    );
 }
