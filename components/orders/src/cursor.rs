@@ -1,22 +1,15 @@
-//! Opaque, signed keyset cursors: `base64url(payload).base64url(HMAC-SHA256(key, payload))`.
+//! Keyset cursors for order lists, signed with edge-http's [`edge_http::cursor`]
+//! (`base64url(payload).base64url(HMAC-SHA256)` under the `cursor_key` variable).
 //!
-//! The payload binds the page position to the list it came from (owner, sort, status
+//! The signature binds the page position to the list it came from (owner, sort, status
 //! filter), so a cursor cannot be replayed against another user's list or another
-//! order; a tampered or foreign cursor fails the MAC and is a 400.
+//! order; a tampered or foreign cursor fails verification and is a 400.
 
-use base64ct::{Base64UrlUnpadded, Encoding};
 use domain::{OrderId, OrderStatus, UserId};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use edge_http::cursor::{Cursor, CursorKey};
+use serde::{Deserialize, Serialize};
 
 use crate::model::{After, ListSort};
-
-type HmacSha256 = Hmac<Sha256>;
-
-/// Shortest `cursor_key` accepted (bytes).
-pub const MIN_KEY_BYTES: usize = 32;
-/// Longest cursor accepted (characters), checked before any decoding.
-pub const MAX_CURSOR_LEN: usize = 512;
 
 /// Why a cursor was refused (the handler answers 400 without saying more).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,68 +26,46 @@ pub struct CursorScope {
     pub status: Option<OrderStatus>,
 }
 
-fn payload(scope: &CursorScope, after: &After) -> String {
-    format!(
-        "v1|{}|{}|{}|{}|{}",
-        scope.owner,
-        scope.sort.as_str(),
-        scope.status.map_or("-", OrderStatus::as_str),
-        after.key,
-        after.id
-    )
+/// The signed payload: the last row's sort key and id.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Position {
+    k: i64,
+    id: String,
 }
 
-fn mac(key: &[u8], data: &[u8]) -> Option<HmacSha256> {
-    let mut mac = HmacSha256::new_from_slice(key).ok()?;
-    mac.update(data);
-    Some(mac)
+fn key(secret: &[u8], scope: &CursorScope) -> Option<CursorKey> {
+    let owner = scope.owner.to_string();
+    Some(CursorKey::new(secret).ok()?.bound_to(&[
+        ("owner", owner.as_str()),
+        ("sort", scope.sort.as_str()),
+        ("status", scope.status.map_or("", OrderStatus::as_str)),
+    ]))
 }
 
-/// Signs `after` for `scope`. `None` only if the key is unusable.
-pub fn encode(key: &[u8], scope: &CursorScope, after: &After) -> Option<String> {
-    let payload = payload(scope, after);
-    let tag = mac(key, payload.as_bytes())?.finalize().into_bytes();
-    Some(format!(
-        "{}.{}",
-        Base64UrlUnpadded::encode_string(payload.as_bytes()),
-        Base64UrlUnpadded::encode_string(&tag)
-    ))
+/// Signs `after` for `scope`. `None` only if the key is unusable (shorter than 32 bytes).
+pub fn encode(secret: &[u8], scope: &CursorScope, after: &After) -> Option<String> {
+    let position = Position {
+        k: after.key,
+        id: after.id.to_string(),
+    };
+    Cursor::encode(&position, &key(secret, scope)?).ok()
 }
 
 /// Verifies and reads a cursor for `scope`.
-pub fn decode(key: &[u8], scope: &CursorScope, cursor: &str) -> Result<After, InvalidCursor> {
-    if cursor.len() > MAX_CURSOR_LEN {
-        return Err(InvalidCursor);
-    }
-    let (payload, tag) = cursor.split_once('.').ok_or(InvalidCursor)?;
-    let payload = Base64UrlUnpadded::decode_vec(payload).map_err(|_| InvalidCursor)?;
-    let tag = Base64UrlUnpadded::decode_vec(tag).map_err(|_| InvalidCursor)?;
-    mac(key, &payload)
-        .ok_or(InvalidCursor)?
-        .verify_slice(&tag)
-        .map_err(|_| InvalidCursor)?;
-    let text = String::from_utf8(payload).map_err(|_| InvalidCursor)?;
-    let parts: Vec<&str> = text.split('|').collect();
-    let [version, owner, sort, status, sort_key, id] = parts.as_slice() else {
-        return Err(InvalidCursor);
-    };
-    let expected_status = scope.status.map_or("-", OrderStatus::as_str);
-    if *version != "v1"
-        || *owner != scope.owner.to_string()
-        || *sort != scope.sort.as_str()
-        || *status != expected_status
-    {
-        return Err(InvalidCursor);
-    }
+pub fn decode(secret: &[u8], scope: &CursorScope, cursor: &str) -> Result<After, InvalidCursor> {
+    let key = key(secret, scope).ok_or(InvalidCursor)?;
+    let position: Position = Cursor::decode(cursor, &key).map_err(|_| InvalidCursor)?;
     Ok(After {
-        key: sort_key.parse().map_err(|_| InvalidCursor)?,
-        id: OrderId::parse(id).map_err(|_| InvalidCursor)?,
+        key: position.k,
+        id: OrderId::parse(&position.id).map_err(|_| InvalidCursor)?,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64ct::{Base64UrlUnpadded, Encoding};
 
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 
@@ -117,7 +88,7 @@ mod tests {
     fn a_cursor_round_trips_for_its_own_list() {
         let cursor = encode(KEY, &scope(), &after()).unwrap();
         assert_eq!(decode(KEY, &scope(), &cursor), Ok(after()));
-        assert!(!cursor.contains('|'), "opaque");
+        assert!(!cursor.contains("0190b0c4"), "opaque");
     }
 
     #[test]
@@ -125,7 +96,7 @@ mod tests {
         let cursor = encode(KEY, &scope(), &after()).unwrap();
         let (payload, tag) = cursor.split_once('.').unwrap();
         let forged_payload = Base64UrlUnpadded::encode_string(
-            b"v1|0190b0c4-0000-7000-8000-000000000001|-created_at|-|0|0190b0c4-0000-7000-8000-0000000000bb",
+            br#"{"k":0,"id":"0190b0c4-0000-7000-8000-0000000000bb"}"#,
         );
         for bad in [
             format!("{forged_payload}.{tag}"),
@@ -133,7 +104,7 @@ mod tests {
             format!("{payload}x.{tag}"),
             "' OR 1=1 --".to_owned(),
             String::new(),
-            "a".repeat(MAX_CURSOR_LEN + 1),
+            "a".repeat(4096),
         ] {
             assert_eq!(decode(KEY, &scope(), &bad), Err(InvalidCursor), "{bad}");
         }

@@ -13,11 +13,18 @@
 //!   'active'`; a line it cannot cover rolls everything back: 409
 //!   `insufficient-stock` naming the product id and SKU, or 422 `unknown-product` when
 //!   the product does not exist or is archived. 201 + `Location` + `ETag` + `_links`.
+//!   The catalogue is read (no lock) before the transaction, so requests that cannot
+//!   succeed are refused without queueing for a product's row lock; the decrement is
+//!   also guarded by the price and currency read, so the captured price is the locked
+//!   row's (a repricing in between is a 409 `price-changed`, nothing ordered).
+//!
+//!   Logins refused for the account's connection quota (1226/1040: nothing was sent)
+//!   are waited out, bounded, by [`admission::WaitForConnection`] instead of a 503.
 //!
 //!   `Idempotency-Key` (optional, 1–255 printable ASCII): the key row (per client and
 //!   subject) is inserted `in_progress` *before* the order transaction, in its own
 //!   statement, so exactly one request owns it; the owner completes it with the 201
-//!   body inside the order's transaction. Duplicates poll the row (bounded: 3 s, with
+//!   body inside the order's transaction. Duplicates poll the row (bounded: 10 s, with
 //!   sleeps, holding no lock) and replay the stored status, body, `Location` and
 //!   `ETag` (plus `Idempotent-Replayed: true`); if the first is still running after
 //!   that, 409 `request-in-progress` + `Retry-After`. The same key with another body
@@ -38,6 +45,11 @@
 //!   take every edge (pay, ship, deliver, cancel); anything else the owner asks is a
 //!   403. A move the state machine forbids is a 409 `invalid-transition`. Cancelling
 //!   restocks every item in the same transaction.
+//!
+//! Every route: 405 + `Allow`, 406, 415, 413 (16 KiB bodies), 400 with per-field
+//! errors (unknown fields and duplicate keys included), the caller's scope re-checked
+//! (403), and a per-caller rate limit (`rate_limit_per_minute`, `RateLimit-Policy` /
+//! `RateLimit` headers, 429 + `Retry-After`).
 //!
 //! Layers: `entry` (wasm only) → [`handlers`] (HTTP) → [`service`] (rules) →
 //! [`repository`] (SQL through `store::Guarded`). Tested natively with store's fakes.

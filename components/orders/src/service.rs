@@ -17,8 +17,10 @@ pub const KEY_LIFETIME_MICROS: i64 = 24 * 60 * 60 * 1_000_000;
 /// A key `in_progress` for longer than this belongs to a request that died; a retry may
 /// take it over (every statement is capped at 2 s, so a live request is long done).
 pub const KEY_STALE_MICROS: i64 = 30 * 1_000_000;
-/// How long a duplicate request waits, in total, for the first one to finish.
-pub const KEY_WAIT: Duration = Duration::from_secs(3);
+/// How long a duplicate request waits, in total, for the first one to finish: longer
+/// than the first may wait for a connection ([`crate::admission::CONNECTION_WAIT`]), so
+/// a duplicate does not give up on a first request that is merely queued.
+pub const KEY_WAIT: Duration = Duration::from_secs(10);
 /// Seconds a client should wait before retrying a request still in progress.
 pub const IN_PROGRESS_RETRY_AFTER_SECS: u64 = 1;
 
@@ -730,7 +732,7 @@ mod tests {
         );
         db.push(Reply::Ok);
         db.push(Reply::Error(StoreError::Conflict { constraint: None }));
-        for _ in 0..40 {
+        for _ in 0..100 {
             db.push(Reply::Rows(vec![key_row(7, false)]));
         }
         let r = repo(&db, &kv, &env);
