@@ -807,3 +807,66 @@ async fn callers_over_the_rate_limit_get_429_with_retry_after() {
     let resp = send(&app, Method::GET, &list, Some(&token), &[], None).await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lists_are_compressed_on_request_and_still_revalidate() {
+    let app = spawn_app().await.unwrap();
+    let token = writer(&app).unwrap();
+    let base = price_band();
+    for i in 0..6 {
+        created(&app, &token, &body(&sku(), base + i)).await;
+    }
+    let path = format!("{PRODUCTS}?min_price={base}&max_price={}", base + 999);
+    let plain = send(&app, Method::GET, &path, None, &[], None).await;
+    assert_eq!(plain.status(), StatusCode::OK);
+    assert!(header(&plain, "content-encoding").is_empty());
+    let plain_len = plain.bytes().await.unwrap().len();
+    assert!(plain_len > 1024, "{plain_len}");
+
+    let resp = send(
+        &app,
+        Method::GET,
+        &path,
+        None,
+        &[("accept-encoding", "gzip")],
+        None,
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(header(&resp, "content-encoding"), "gzip");
+    // Vary may come as several field lines (RFC 9110 §5.3): read them all.
+    let vary = resp
+        .headers()
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(", ");
+    for name in ["accept-encoding", "accept", "authorization"] {
+        assert!(vary.contains(name), "{vary}");
+    }
+    let etag = header(&resp, "etag");
+    let compressed_len = resp.bytes().await.unwrap().len();
+    assert!(
+        compressed_len < plain_len,
+        "{compressed_len} >= {plain_len}"
+    );
+
+    // The compressed representation's tag still revalidates.
+    let resp = send(
+        &app,
+        Method::GET,
+        &path,
+        None,
+        &[("accept-encoding", "gzip"), ("if-none-match", &etag)],
+        None,
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+
+    // HEAD answers the same headers without a body.
+    let resp = send(&app, Method::HEAD, &path, None, &[], None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(header(&resp, "cache-control"), "public, max-age=60");
+    assert!(resp.bytes().await.unwrap().is_empty());
+}
