@@ -245,6 +245,23 @@ async fn a_taken_sku_is_409_and_leaves_one_row() {
     assert_eq!(resp.status(), StatusCode::CONFLICT);
     assert!(header(&resp, "content-type").starts_with("application/problem+json"));
     assert_eq!(count_sku(&pool, &sku).await.unwrap(), 1);
+
+    // Renaming another product onto the SKU is refused the same way.
+    let other = orderly_e2e::products::sku();
+    let (id, etag, _) = created(&app, &token, &body(&other, 300)).await;
+    let resp = send(
+        &app,
+        Method::PUT,
+        &path_of(&id),
+        Some(&token),
+        &[("content-type", "application/json"), ("if-match", &etag)],
+        Some(body(&sku, 300).to_string()),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert_eq!(count_sku(&pool, &sku).await.unwrap(), 1);
+    let stored = row(&pool, &id).await.unwrap().unwrap();
+    assert_eq!((stored.sku.as_str(), stored.version), (other.as_str(), 1));
 }
 
 #[tokio::test(flavor = "multi_thread")]
