@@ -43,3 +43,6 @@ pub mod signed;
 
 #[cfg(target_arch = "wasm32")]
 mod entry;
+
+#[cfg(test)]
+mod tests;
