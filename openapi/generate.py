@@ -1352,7 +1352,7 @@ METADATA_RESPONSES = {
         "The metadata document.",
         schema("AuthorizationServerMetadata"),
         METADATA_EXAMPLE,
-        ["Cache-Control"],
+        ["Cache-Control", *LIMIT_HEADERS],
     ),
     **shared("NotAcceptable", "TooManyRequests", "InternalServerError"),
 }
@@ -1440,7 +1440,7 @@ paths["/oauth2/authorize"] = {
         parameters=AUTHORIZE_PARAMETERS,
     )
 }
-TOKEN_HEADERS = ("Cache-Control", "Pragma")
+TOKEN_HEADERS = ("Cache-Control", "Pragma", *LIMIT_HEADERS)
 paths["/oauth2/token"] = {
     "post": operation(
         "token",
@@ -2139,7 +2139,14 @@ paths["/api/v1/users/{id}/orders"] = {
                 "description": "Out of stock (with `sku`, `requested`, `available`), or "
                 "the first request with this Idempotency-Key is still running "
                 "(`Retry-After`).",
-                "headers": headers(),
+                "headers": {
+                    **headers(),
+                    "Retry-After": {
+                        "description": "With an Idempotency-Key still in progress: seconds "
+                        "until the first request should have finished.",
+                        "schema": {"type": "integer", "minimum": 0},
+                    },
+                },
                 "content": problem_content(
                     409, "Conflict", "Not enough stock for MUG-BLUE-350.", type_name="out-of-stock"
                 ),

@@ -235,3 +235,67 @@ async fn every_operation_answers_as_the_openapi_document_says() {
         "schemathesis ran no test:\n{stdout}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_document_and_its_page_are_served_cacheable_through_the_host() {
+    let app = orderly_e2e::spawn_app().await.unwrap();
+
+    let served = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    let headers = served.headers().clone();
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(headers["cache-control"], "public, max-age=300");
+    assert!(headers.contains_key("x-request-id"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"'), "{etag}");
+    let document: Value = served.json().await.unwrap();
+    let source: Value =
+        serde_json::from_str(include_str!("../../../openapi/openapi.json")).unwrap();
+    assert_eq!(document, source, "the served document is the repository's");
+
+    let revalidated = app
+        .client
+        .get(app.url("/openapi.json"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), 304);
+    assert_eq!(revalidated.headers()["etag"], etag.as_str());
+    assert!(revalidated.bytes().await.unwrap().is_empty());
+
+    let page = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    assert!(
+        !csp.contains("script-src") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    let html = page.text().await.unwrap();
+    assert!(!html.to_ascii_lowercase().contains("<script"));
+    for (path, item) in source["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if let Some(id) = operation.get("operationId").and_then(Value::as_str) {
+                assert!(
+                    html.contains(&format!("id=\"op-{id}\"")),
+                    "{method} {path} missing from /docs"
+                );
+            }
+        }
+    }
+
+    let refused = app.client.post(app.url("/docs")).send().await.unwrap();
+    assert_eq!(refused.status(), 405);
+    assert_eq!(refused.headers()["allow"], "GET, HEAD");
+}
