@@ -161,6 +161,22 @@ impl Forge {
         )
     }
 
+    /// `header.payload` signed with this forge's key, the signature in its high-S form
+    /// (`s' = n - s`): mathematically valid, but a second spelling of the same token
+    /// (ECDSA malleability) that our issuer never makes.
+    pub fn sign_high_s(&self, header: &Value, payload: &Value) -> anyhow::Result<String> {
+        let token = self.sign(header, payload);
+        let (input, signature) = token
+            .rsplit_once('.')
+            .ok_or_else(|| anyhow::anyhow!("no signature"))?;
+        let bytes = b64_decode(signature).ok_or_else(|| anyhow::anyhow!("bad signature"))?;
+        let low = p256::ecdsa::Signature::from_slice(&bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (r, s) = low.split_scalars();
+        let high =
+            p256::ecdsa::Signature::from_scalars(r, -*s).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(format!("{input}.{}", b64(&high.to_bytes())))
+    }
+
     /// Already-encoded segments signed with this forge's key.
     pub fn sign_segments(&self, header: &str, payload: &str) -> String {
         let input = format!("{header}.{payload}");

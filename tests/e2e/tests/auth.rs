@@ -522,6 +522,10 @@ async fn the_token_attack_list_is_refused_with_401_invalid_token() {
         "oversized token".into(),
         forge.sign(&header, &with_claim("pad", json!("x".repeat(9 * 1024)))),
     ));
+    attacks.push((
+        "the control token's signature in high-S form".into(),
+        forge.sign_high_s(&header, &claims).unwrap(),
+    ));
     let stranger = Forge::with_key_pem(&app.settings, &Forge::stranger_key_pem().unwrap()).unwrap();
     attacks.push((
         "signed by another key with the right kid".into(),
