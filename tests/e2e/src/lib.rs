@@ -1,6 +1,10 @@
 //! End-to-end test support: [`spawn_app`] serves the repository's own `spin.toml` (the real
 //! components, built by `cargo xtask test`) through `tests/host` on a free port, with its own
 //! state directory, so no test depends on another's state.
+//!
+//! This crate is test support only: a fixture that cannot be set up aborts the test that
+//! asked for it, so `panic!`/`expect` are allowed here (they are denied in product code).
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -9,11 +13,11 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use orderly_host::{App, AppOptions, ReuseConfig, RunningServer};
 
-pub mod products;
-pub mod users;
 pub mod tokens_forge;
 pub mod orders;
 pub mod oauth;
+pub mod products;
+pub mod users;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
