@@ -379,7 +379,7 @@ fn map_error(error: OrderError, lines: &[OrderLine], context: &RequestContext) -
             requested,
             available,
         } => problem(StatusCode::CONFLICT)
-            .with_type("insufficient-stock")
+            .with_type("out-of-stock")
             .with_detail(format!(
                 "Not enough stock for product {sku} ({product_id}): {requested} requested, {available} available."
             ))

@@ -11,7 +11,7 @@
 //!   here; all products must share one currency (else 422). Stock is decremented in
 //!   the same transaction with a guarded `UPDATE … WHERE stock >= ? AND status =
 //!   'active'`; a line it cannot cover rolls everything back: 409
-//!   `insufficient-stock` naming the product id and SKU, or 422 `unknown-product` when
+//!   `out-of-stock` naming the product id and SKU, or 422 `unknown-product` when
 //!   the product does not exist or is archived. 201 + `Location` + `ETag` + `_links`.
 //!   The catalogue is read (no lock) before the transaction, so requests that cannot
 //!   succeed are refused without queueing for a product's row lock; the decrement is

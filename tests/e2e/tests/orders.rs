@@ -191,6 +191,10 @@ async fn two_hundred_concurrent_orders_for_fifty_units_sell_exactly_fifty() -> R
             StatusCode::CREATED => created += 1,
             StatusCode::CONFLICT => {
                 conflicts += 1;
+                assert_eq!(
+                    problem["type"], "urn:orderly:problem:out-of-stock",
+                    "{problem}"
+                );
                 assert_eq!(problem["product_id"], product.id, "{problem}");
                 assert_eq!(problem["sku"], product.sku, "{problem}");
             }
