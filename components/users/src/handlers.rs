@@ -11,6 +11,8 @@ use domain::{
     ValidationError,
 };
 use edge_http::conditional::{ETag, EntityTagCondition, not_modified_for};
+use edge_http::links::QueryString;
+use edge_http::query::{QueryParams, QueryRules, query_pointer};
 use edge_http::rate_limit::{RateLimitPolicy, RateLimiter, client_subject};
 use edge_http::{
     ApiError, FieldError, HandlerResult, Principal, RequestContext, SubjectKind, attach_log_cause,
@@ -47,7 +49,7 @@ const MERGE_PATCH_ONLY: &[&str] = &[MERGE_PATCH_JSON];
 const PATH_ID_HEADER: HeaderName = HeaderName::from_static("spin-path-match-id");
 const REGISTER_FIELDS: &[&str] = &["email", "password", "display_name"];
 const PATCH_FIELDS: &[&str] = &["display_name", "roles", "status"];
-const LIST_PARAMS: &[&str] = &["limit", "cursor", "status", "sort"];
+const LIST_RULES: QueryRules = QueryRules::new(&["limit", "cursor", "status", "sort"]);
 
 /// Settings read from Spin variables.
 #[derive(Debug, Clone)]
@@ -306,7 +308,7 @@ async fn list<R: UserRepository, K: BreakerStore>(
     require_scope(principal, "users:read")?;
     let caller = caller_of(principal);
     negotiate(request.headers(), PRODUCES)?;
-    let query = ListQuery::parse(request.uri().query().unwrap_or(""), &deps.config.cursors)?;
+    let query = ListQuery::parse(request.uri(), &deps.config.cursors)?;
     let page = service::list(
         deps.users,
         &caller,
@@ -331,48 +333,24 @@ struct ListQuery {
 }
 
 impl ListQuery {
-    fn parse(raw: &str, cursors: &CursorCodec) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
-            .map_err(|_| ApiError::bad_request("The query string is malformed."))?;
+    fn parse(uri: &http::Uri, cursors: &CursorCodec) -> Result<Self, ApiError> {
+        let params = QueryParams::from_uri(uri, &LIST_RULES)?;
+        let get = |name: &str| params.get(name);
         let mut errors = Vec::new();
-        let mut seen: Vec<&str> = Vec::new();
-        for (name, _) in &pairs {
-            if !LIST_PARAMS.contains(&name.as_str()) {
-                errors.push(FieldError::new(
-                    format!("query/{}", truncate_name(name)),
-                    "unknown_parameter",
-                    format!("Supported parameters: {}.", LIST_PARAMS.join(", ")),
-                ));
-            } else if seen.contains(&name.as_str()) {
-                errors.push(FieldError::new(
-                    format!("query/{name}"),
-                    "repeated_parameter",
-                    "Give this parameter once.",
-                ));
-            } else {
-                seen.push(name);
-            }
-        }
-        let get = |name: &str| {
-            pairs
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
         let limit = Limit::from_query(get("limit"))
-            .map_err(|e| errors.push(rule_error("query/limit", &e)))
+            .map_err(|e| errors.push(rule_error(&query_pointer("limit"), &e)))
             .unwrap_or_default();
         let status = match get("status") {
             None => None,
             Some(raw) => AccountStatus::parse(raw)
-                .map_err(|e| errors.push(rule_error("query/status", &e)))
+                .map_err(|e| errors.push(rule_error(&query_pointer("status"), &e)))
                 .ok(),
         };
         let sort = match get("sort") {
             None => SortOrder::CreatedDesc,
             Some(raw) => SortOrder::parse(raw).unwrap_or_else(|| {
                 errors.push(FieldError::new(
-                    "query/sort",
+                    query_pointer("sort"),
                     "unsupported_sort",
                     "Sort by created_at or -created_at.",
                 ));
@@ -386,7 +364,7 @@ impl ListQuery {
             None => None,
             Some(raw) => Some(cursors.decode(raw, sort, status).map_err(|_| {
                 ApiError::validation(vec![FieldError::new(
-                    "query/cursor",
+                    query_pointer("cursor"),
                     "invalid_cursor",
                     "The cursor is not one this list handed out (for this sort and filter).",
                 )])
@@ -402,24 +380,13 @@ impl ListQuery {
 
     /// The canonical query string for a link, with `cursor` if given.
     fn href(&self, cursor: Option<&str>) -> String {
-        let mut pairs: Vec<(&str, String)> = vec![("limit", self.limit.get().to_string())];
-        pairs.push(("sort", self.sort.as_str().to_owned()));
-        if let Some(status) = self.status {
-            pairs.push(("status", status.as_str().to_owned()));
-        }
-        if let Some(cursor) = cursor {
-            pairs.push(("cursor", cursor.to_owned()));
-        }
-        let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-        format!("{COLLECTION_ROUTE}?{query}")
+        QueryString::new()
+            .with("limit", self.limit.get().to_string())
+            .with("sort", self.sort.as_str())
+            .with_optional("status", self.status.map(AccountStatus::as_str))
+            .with_optional("cursor", cursor)
+            .href(COLLECTION_ROUTE)
     }
-}
-
-fn truncate_name(name: &str) -> String {
-    name.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .take(40)
-        .collect()
 }
 
 fn list_response(

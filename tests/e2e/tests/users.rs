@@ -466,7 +466,7 @@ async fn the_admin_list_pages_with_signed_cursors_and_refuses_tampered_ones() {
     .await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["errors"][0]["pointer"], "query/cursor");
+    assert_eq!(body["errors"][0]["pointer"], "/query/cursor");
     let replayed = get(
         &app,
         &format!("/api/v1/users?limit=2&sort=created_at&cursor={cursor}"),
@@ -479,6 +479,10 @@ async fn the_admin_list_pages_with_signed_cursors_and_refuses_tampered_ones() {
     assert_eq!(too_many.status(), 400);
     let unknown = get(&app, "/api/v1/users?sort=email", &admin_token).await;
     assert_eq!(unknown.status(), 400);
+    let stray = get(&app, "/api/v1/users?role=admin", &admin_token).await;
+    assert_eq!(stray.status(), 400);
+    let body: Value = stray.json().await.unwrap();
+    assert_eq!(body["errors"][0]["pointer"], "/query/role");
 }
 
 #[tokio::test(flavor = "multi_thread")]
