@@ -35,6 +35,7 @@ const ALL_SCOPES: &str = "products:read products:write orders:read orders:write 
 
 /// Test cases per operation and phase: enough to cover each documented status and
 /// schema branch, small enough for the whole run to stay well under three minutes.
+/// `CONTRACT_MAX_EXAMPLES` overrides it for a deeper run.
 const MAX_EXAMPLES: &str = "12";
 
 /// The venv's `st` executable, creating the venv when it is missing.
@@ -152,7 +153,10 @@ fn run_schemathesis(st: &Path, app: &TestApp, fixtures: &Fixtures) -> Output {
         .arg(app.url("/openapi.json"))
         .args(["--url", &app.base])
         .args(["--checks", "all"])
-        .args(["--max-examples", MAX_EXAMPLES])
+        .args([
+            "--max-examples",
+            &std::env::var("CONTRACT_MAX_EXAMPLES").unwrap_or_else(|_| MAX_EXAMPLES.to_owned()),
+        ])
         // One worker: hypothesis's lambda-source cache is not thread-safe on Python 3.11
         // ("AST constructor recursion depth mismatch" with several).
         .args(["--workers", "1"])
@@ -298,4 +302,19 @@ async fn the_document_and_its_page_are_served_cacheable_through_the_host() {
     let refused = app.client.post(app.url("/docs")).send().await.unwrap();
     assert_eq!(refused.status(), 405);
     assert_eq!(refused.headers()["allow"], "GET, HEAD");
+}
+
+#[test]
+fn the_committed_document_is_what_openapi_generate_py_writes() {
+    let root = repo_root();
+    let output = Command::new("python3")
+        .arg(root.join("openapi/generate.py"))
+        .arg("--check")
+        .output()
+        .unwrap_or_else(|e| panic!("python3 is needed to check openapi/openapi.json: {e}"));
+    assert!(
+        output.status.success(),
+        "openapi/openapi.json is stale; run python3 openapi/generate.py\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
