@@ -361,19 +361,36 @@ fn scope_refusal(refusal: ScopeRefusal) -> Failure {
     }
 }
 
-/// KV key remembering the access token issued for a code, so a replay can revoke it.
-fn code_jti_key<R, K>(env: &Env<'_, R, K>, code_hash: &[u8; 32]) -> String {
-    let hex: String = code_hash.iter().map(|b| format!("{b:02x}")).collect();
-    env.config.kv_key(&format!("code-jti:{hex}"))
+/// KV key holding the latest access token (`"<jti> <exp>"`) issued in a grant's family
+/// (the code exchange, then each rotation), so revoking the family revokes it too
+/// (RFC 7009 §2.1, RFC 9700 §4.14.2: the attacker's fresh access token dies as well).
+fn family_jti_key<R, K>(env: &Env<'_, R, K>, family: Uuid) -> String {
+    env.config
+        .kv_key(&format!("family-jti:{}", family.simple()))
 }
 
-/// A replayed code (RFC 6749 §4.1.2, RFC 9700 §4.5): revoke what its exchange issued.
-async fn revoke_code_grant<R: Repository, K: BreakerStore>(
+/// Records `issued` as the family's latest access token (best effort: the refresh
+/// family itself is revoked in the database either way).
+async fn remember_family_jti<R, K: BreakerStore>(
     env: &Env<'_, R, K>,
-    code_hash: &[u8; 32],
+    family: Uuid,
+    issued: &Issued,
+) {
+    let value = format!("{} {}", issued.jti, issued.exp);
+    let _ = env
+        .kv
+        .set(&family_jti_key(env, family), value.as_bytes())
+        .await;
+}
+
+/// Revokes every refresh token of `family` and its latest access token: a replayed
+/// code (RFC 6749 §4.1.2), a reused refresh token, or a revocation request.
+async fn revoke_grant<R: Repository, K: BreakerStore>(
+    env: &Env<'_, R, K>,
+    family: Uuid,
 ) -> Result<(), Failure> {
-    env.repo.revoke_family(family_of_code(code_hash)).await?;
-    if let Ok(Some(value)) = env.kv.get(&code_jti_key(env, code_hash)).await {
+    env.repo.revoke_family(family).await?;
+    if let Ok(Some(value)) = env.kv.get(&family_jti_key(env, family)).await {
         let text = String::from_utf8_lossy(&value);
         if let Some((jti, exp)) = text.split_once(' ') {
             revoke_jti(env, jti, exp.parse().unwrap_or(env.now)).await?;
@@ -417,7 +434,7 @@ async fn grant_code<R: Repository, K: BreakerStore>(
         return Err(invalid());
     }
     if record.used {
-        revoke_code_grant(env, &code_hash).await?;
+        revoke_grant(env, family_of_code(&code_hash)).await?;
         return Err(oauth(
             ErrorCode::InvalidGrant,
             "The authorization code was already used.",
@@ -444,7 +461,7 @@ async fn grant_code<R: Repository, K: BreakerStore>(
     };
     if !env.repo.consume_code(&code_hash).await? {
         // Lost a race with another exchange of the same code: that is a replay too.
-        revoke_code_grant(env, &code_hash).await?;
+        revoke_grant(env, family_of_code(&code_hash)).await?;
         return Err(oauth(
             ErrorCode::InvalidGrant,
             "The authorization code was already used.",
@@ -461,15 +478,7 @@ async fn grant_code<R: Repository, K: BreakerStore>(
         Some((record.nonce.clone(), record.auth_time)),
     )
     .await?;
-    // Remember the access token so a replay of this code can revoke it (best effort:
-    // the refresh family is revoked in the database either way).
-    let _ = env
-        .kv
-        .set(
-            &code_jti_key(env, &code_hash),
-            format!("{} {}", issued.jti, issued.exp).as_bytes(),
-        )
-        .await;
+    remember_family_jti(env, family_of_code(&code_hash), &issued).await;
     Ok(issued)
 }
 
@@ -505,7 +514,7 @@ async fn grant_refresh<R: Repository, K: BreakerStore>(
     }
     if record.used {
         // Reuse of a rotated token (RFC 9700 §4.14.2): the whole family, newest too.
-        env.repo.revoke_family(record.family).await?;
+        revoke_grant(env, record.family).await?;
         return Err(invalid());
     }
     if !record.live {
@@ -523,7 +532,7 @@ async fn grant_refresh<R: Repository, K: BreakerStore>(
     };
     if !env.repo.use_refresh(&token_hash).await? {
         // Someone else used it between our read and our update: reuse.
-        env.repo.revoke_family(record.family).await?;
+        revoke_grant(env, record.family).await?;
         return Err(invalid());
     }
     let issued = issue_for_user(
@@ -536,10 +545,11 @@ async fn grant_refresh<R: Repository, K: BreakerStore>(
         None,
     )
     .await?;
-    // A concurrent reuse may have revoked the family before our new token existed:
-    // revoke again so the newest token dies with its family.
+    remember_family_jti(env, record.family, &issued).await;
+    // A concurrent reuse may have revoked the family before our new tokens existed:
+    // revoke again so the newest tokens die with their family.
     if env.repo.family_revoked(record.family).await? {
-        env.repo.revoke_family(record.family).await?;
+        revoke_grant(env, record.family).await?;
     }
     Ok(issued)
 }
@@ -628,7 +638,7 @@ async fn revoke_inner<R: Repository, K: BreakerStore>(
     } else if let Some(record) = env.repo.refresh(&credentials::token_hash(token)).await?
         && record.client == client.id
     {
-        env.repo.revoke_family(record.family).await?;
+        revoke_grant(env, record.family).await?;
     }
     let mut response = edge_http::empty_response(StatusCode::OK);
     no_store(&mut response);

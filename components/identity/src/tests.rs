@@ -381,3 +381,35 @@ fn login_without_csrf_is_forbidden_and_counts_nothing() {
     assert!(kv.ops().iter().all(|op| !op.contains(":rl:login:")));
     assert!(repo.codes.borrow().is_empty());
 }
+
+#[test]
+fn revoking_a_refresh_token_revokes_its_family_and_latest_access_token() {
+    let (repo, kv, config) = fixture();
+    let verifier = "a".repeat(43);
+    let code = stored_code(&repo, &verifier, "orders:read");
+    let body = json(exchange(&repo, &kv, &config, &code, &verifier));
+    let access = body["access_token"].as_str().unwrap();
+    let refresh = body["refresh_token"].as_str().unwrap();
+    let jti = tokens::verify_access_token(
+        access,
+        &config.verifying_keys,
+        &tokens::Expectations::new(&config.issuer, &config.audience, NOW),
+    )
+    .unwrap()
+    .jti;
+    let revoked = call(
+        &repo,
+        &kv,
+        &config,
+        Method::POST,
+        "/oauth2/revoke",
+        &format!("client_id=spa&token={refresh}"),
+    );
+    assert_eq!(revoked.response.status(), StatusCode::OK);
+    assert!(repo.refresh.borrow()[0].2);
+    assert!(
+        kv.get_text(&format!("t:revoked-jti:{jti}")).is_some(),
+        "{:?}",
+        kv.keys()
+    );
+}

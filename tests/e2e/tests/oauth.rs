@@ -827,6 +827,20 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family_newest_too() {
     }
     let newest = refresh(&app, &client, &r3).await.unwrap();
     oauth_error(newest, 400, "invalid_grant", "newest after reuse").await;
+    // The newest access token (from the last rotation) is revoked with its family.
+    let latest_access = third["access_token"].as_str().unwrap();
+    let introspected: Value = post_form(
+        &app,
+        "/oauth2/introspect",
+        Auth::of(&client),
+        &[("token", latest_access)],
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(introspected, json!({"active": false}));
 }
 
 #[tokio::test(flavor = "multi_thread")]
