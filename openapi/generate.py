@@ -175,6 +175,12 @@ HEADERS = {
         "earlier request with the same `Idempotency-Key` and body.",
         "schema": {"type": "string", "enum": ["true"]},
     },
+    "Set-Cookie": {
+        "description": "The sign-in page's CSRF cookie (`SameSite=Strict`) and, after a "
+        "successful sign-in, the session cookie (`HttpOnly`, `SameSite=Lax`; `__Host-` "
+        "and `Secure` over https).",
+        "schema": {"type": "string"},
+    },
     "Pragma": {
         "description": "`no-cache` on token responses (RFC 6749 §5.1).",
         "schema": {"type": "string"},
@@ -1414,7 +1420,7 @@ REDIRECT = {
     "description": "Redirect (`Location`): to `/login` when nobody is signed in, or back "
     "to `redirect_uri` with `code`, `state` and `iss` (RFC 9207) — or with `error` "
     "(RFC 6749 §4.1.2.1) once the client and redirect URI are known to be valid.",
-    "headers": headers("Location", "Cache-Control"),
+    "headers": headers("Location", "Cache-Control", "Set-Cookie"),
 }
 paths["/oauth2/authorize"] = {
     "get": operation(
@@ -1635,7 +1641,9 @@ paths["/login"] = {
         "Its own CSP; no script.",
         PUBLIC,
         {
-            "200": ok("The form.", {"type": "string"}, None, ["Cache-Control"], media=HTML),
+            "200": ok(
+                "The form.", {"type": "string"}, None, ["Cache-Control", "Set-Cookie"], media=HTML
+            ),
             "400": {
                 "description": "No or an invalid pending authorization request.",
                 "headers": headers("Cache-Control"),
