@@ -48,7 +48,7 @@ async fn config() -> Result<Config, ApiError> {
 async fn handle(request: Request) -> EdgeResponse {
     edge_http::serve(&EDGE, request, |request, context| async move {
         let config = config().await?;
-        let breaker_key = format!("{}:breaker:mariadb:users", config.kv_prefix);
+        let breaker_key = format!("{}:breaker:users:mariadb", config.kv_prefix);
         let users = SqlUsers::new(Guarded::new(
             SpinMysql::from_variable("db_url"),
             Breaker::new(SpinKv::shared(), BreakerConfig::new(breaker_key)),
