@@ -412,7 +412,19 @@ async fn grant_code<R: Repository, K: BreakerStore>(
     }
     // The whole request is validated before the code is consumed.
     let code = require(form, "code")?;
-    let redirect_uri = require(form, "redirect_uri")?;
+    // RFC 6749 §4.1.3: required when the authorization request carried one. We do not
+    // record that, so it may be omitted only when the client has exactly one registered
+    // URI (the one the authorization request then had to use).
+    let redirect_uri = match (form.get("redirect_uri"), client.redirect_uris.as_slice()) {
+        (Some(uri), _) => uri,
+        (None, [only]) => only.as_str(),
+        (None, _) => {
+            return Err(oauth(
+                ErrorCode::InvalidRequest,
+                "redirect_uri is required.",
+            ));
+        }
+    };
     let verifier = require(form, "code_verifier")?;
     if !pkce::is_valid_verifier(verifier) {
         return Err(oauth(

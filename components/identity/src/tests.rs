@@ -413,3 +413,24 @@ fn revoking_a_refresh_token_revokes_its_family_and_latest_access_token() {
         kv.keys()
     );
 }
+
+#[test]
+fn redirect_uri_may_be_omitted_at_the_token_endpoint_only_for_a_single_registered_uri() {
+    let (mut repo, kv, config) = fixture();
+    let verifier = "a".repeat(43);
+    let code = stored_code(&repo, &verifier, "orders:read");
+    let body =
+        format!("grant_type=authorization_code&client_id=spa&code={code}&code_verifier={verifier}");
+    let single = call(&repo, &kv, &config, Method::POST, "/oauth2/token", &body);
+    assert_eq!(single.response.status(), StatusCode::OK);
+
+    repo.clients[0]
+        .redirect_uris
+        .push("https://app.example/other".into());
+    let code = stored_code(&repo, &verifier, "orders:read");
+    let body =
+        format!("grant_type=authorization_code&client_id=spa&code={code}&code_verifier={verifier}");
+    let several = call(&repo, &kv, &config, Method::POST, "/oauth2/token", &body);
+    assert_eq!(json(several)["error"], "invalid_request");
+    assert!(!repo.codes.borrow()[1].1, "the code was consumed");
+}
