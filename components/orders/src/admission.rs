@@ -7,7 +7,9 @@
 //! apply anything twice, whatever the work's idempotency. [`WaitForConnection`] sits
 //! under `store::Guarded` and retries exactly those refusals with jittered backoff for a
 //! bounded time, so a burst queues for connections instead of failing with 503 and
-//! opening the circuit breaker. Any other error passes straight through.
+//! opening the circuit breaker. The same goes for the store's own checkout timeout
+//! (every connection of this instance busy for 2 s: nothing was sent either). Any other
+//! error passes straight through.
 
 use std::time::Duration;
 
@@ -18,11 +20,20 @@ pub const CONNECTION_WAIT: Duration = Duration::from_secs(8);
 const FIRST_PAUSE_MS: u64 = 10;
 const MAX_PAUSE_MS: u64 = 250;
 
-/// Whether `error` is a login refused for connection quota (1226) or a full server (1040).
+/// What `store::spin` says when every connection of this instance stayed busy for its
+/// checkout timeout; its docs guarantee nothing was sent then.
+const CHECKOUT_BUSY: &str = "connections of this instance stayed busy";
+
+/// Whether `error` means no connection could be had, before anything was sent: a login
+/// refused for the account's quota (1226) or a full server (1040), or every connection
+/// of this instance busy past the store's checkout timeout.
 pub fn over_connection_limit(error: &StoreError) -> bool {
     match error {
-        StoreError::Transient { detail } => parse_server_error(detail.as_str())
-            .is_some_and(|server| matches!(server.code, 1226 | 1040)),
+        StoreError::Transient { detail } => {
+            detail.as_str().contains(CHECKOUT_BUSY)
+                || parse_server_error(detail.as_str())
+                    .is_some_and(|server| matches!(server.code, 1226 | 1040))
+        }
         _ => false,
     }
 }
@@ -154,6 +165,9 @@ mod tests {
         )));
         let wrapped = WaitForConnection::new(&db, &env);
         assert!(block_on(wrapped.execute("UPDATE t SET v = 1", &[])).is_err());
+        assert!(over_connection_limit(&StoreError::transient(
+            "all 1 connections of this instance stayed busy for 2000 ms"
+        )));
         assert_eq!(
             db.calls().len(),
             1,

@@ -18,6 +18,10 @@ static EDGE: EdgeConfig = EdgeConfig::new("orders")
     .with_max_body_bytes(16 * 1024)
     .with_internal_headers(InternalHeaders::TrustMiddleware);
 
+/// Connections one instance may hold: concurrent requests of an instance (up to 16)
+/// share them; beyond the account quota (40), logins wait in `WaitForConnection`.
+const CONNECTIONS_PER_INSTANCE: usize = 2;
+
 /// Requests per minute per caller when `rate_limit_per_minute` is unset or not a number.
 const DEFAULT_RATE_LIMIT: u64 = 300;
 
@@ -46,7 +50,11 @@ async fn handle(request: Request) -> EdgeResponse {
             .unwrap_or(DEFAULT_RATE_LIMIT);
         let deps = Deps {
             repo: Repository::new(Guarded::new(
-                WaitForConnection::new(SpinMysql::from_variable("db_url"), SpinRuntime::default()),
+                WaitForConnection::new(
+                    SpinMysql::from_variable("db_url")
+                        .with_max_connections(CONNECTIONS_PER_INSTANCE),
+                    SpinRuntime::default(),
+                ),
                 Breaker::new(
                     SpinKv::shared(),
                     BreakerConfig::new(format!("{prefix}:breaker:orders")),
