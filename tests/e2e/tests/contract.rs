@@ -112,6 +112,42 @@ async fn registered_user(app: &TestApp) -> String {
     body["id"].as_str().unwrap().to_owned()
 }
 
+/// A product for sale and an order of it by the test user, created through the API, so
+/// the item routes have real resources to answer with.
+async fn product_and_order(app: &TestApp, token: &str, user_id: &str) -> (String, String) {
+    let sku = unique("CT-", 24)[..24].to_ascii_uppercase();
+    let created = app
+        .client
+        .post(app.url("/api/v1/products"))
+        .bearer_auth(token)
+        .json(&json!({
+            "sku": sku,
+            "name": "Contract test mug",
+            "description": "For the contract test.",
+            "price": {"amount_minor": 1299, "currency": "EUR"},
+            "stock": 1_000_000,
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = created.status();
+    let product: Value = created.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, 201, "creating the test product: {product}");
+    let product_id = product["id"].as_str().unwrap().to_owned();
+    let placed = app
+        .client
+        .post(app.url(&format!("/api/v1/users/{user_id}/orders")))
+        .bearer_auth(token)
+        .json(&json!({ "items": [{ "product_id": product_id, "quantity": 1 }] }))
+        .send()
+        .await
+        .unwrap();
+    let status = placed.status();
+    let order: Value = placed.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, 201, "placing the test order: {order}");
+    (product_id, order["id"].as_str().unwrap().to_owned())
+}
+
 /// An RFC 9068 access token for `subject` with every scope, signed with the app's key.
 fn access_token(app: &TestApp, subject: &str) -> String {
     let key = SigningKey::from_pkcs8_pem(
@@ -140,6 +176,8 @@ fn tail(text: &str, max_lines: usize) -> String {
 struct Fixtures {
     token: String,
     user_id: String,
+    product_id: String,
+    order_id: String,
     client_basic: String,
 }
 
@@ -168,6 +206,8 @@ fn run_schemathesis(st: &Path, app: &TestApp, fixtures: &Fixtures) -> Output {
         .arg(&report_dir)
         .env("CONTRACT_TOKEN", &fixtures.token)
         .env("CONTRACT_USER_ID", &fixtures.user_id)
+        .env("CONTRACT_PRODUCT_ID", &fixtures.product_id)
+        .env("CONTRACT_ORDER_ID", &fixtures.order_id)
         .env("CONTRACT_CLIENT_BASIC", &fixtures.client_basic)
         .env("NO_COLOR", "1")
         .env("SCHEMATHESIS_TELEMETRY", "false")
@@ -209,9 +249,12 @@ async fn every_operation_answers_as_the_openapi_document_says() {
     })
     .await
     .unwrap();
+    let (product_id, order_id) = product_and_order(&app, &token, &user_id).await;
     let fixtures = Fixtures {
         token,
         user_id,
+        product_id,
+        order_id,
         client_basic: basic(&client.client_id, client.secret.as_deref().unwrap()),
     };
 
