@@ -126,7 +126,23 @@ pub fn render(doc: &Value) -> String {
     render_security_schemes(&mut out, doc);
 
     out.push_str("<h2 id=\"operations\">Endpoints</h2>");
+    let mut current_tag = None;
     for op in &operations {
+        let tag = op.operation.pointer("/tags/0").and_then(Value::as_str);
+        if tag != current_tag {
+            current_tag = tag;
+            if let Some(tag) = tag {
+                let _ = write!(out, "<h2 id=\"tag-{0}\">{0}</h2>", escape(tag));
+                let description = doc
+                    .get("tags")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .find(|t| t.get("name").and_then(Value::as_str) == Some(tag))
+                    .map_or("", |t| text(t, "description"));
+                paragraphs(&mut out, description);
+            }
+        }
         render_operation(&mut out, doc, op);
     }
     render_schemas(&mut out, doc);
@@ -142,7 +158,28 @@ struct Operation<'a> {
     operation: &'a Value,
 }
 
+/// Every operation, grouped by the document's tag order (then path and method order).
 fn operations(doc: &Value) -> Vec<Operation<'_>> {
+    let tags: Vec<&str> = doc
+        .get("tags")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|tag| tag.get("name").and_then(Value::as_str))
+        .collect();
+    let rank = |operation: &Value| {
+        operation
+            .pointer("/tags/0")
+            .and_then(Value::as_str)
+            .and_then(|tag| tags.iter().position(|t| *t == tag))
+            .unwrap_or(tags.len())
+    };
+    let mut list = operations_in_path_order(doc);
+    list.sort_by_key(|op| rank(op.operation));
+    list
+}
+
+fn operations_in_path_order(doc: &Value) -> Vec<Operation<'_>> {
     let mut list = Vec::new();
     for (path, item) in object(doc.get("paths").unwrap_or(&Value::Null)) {
         for method in OPERATION_METHODS {
@@ -570,6 +607,20 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn operations_are_grouped_in_the_documents_tag_order() {
+        let doc = json!({
+            "tags": [{"name": "b"}, {"name": "a"}],
+            "paths": {
+                "/a": {"get": {"operationId": "getA", "tags": ["a"]}},
+                "/b": {"get": {"operationId": "getB", "tags": ["b"]}},
+                "/c": {"post": {"operationId": "postC", "tags": ["b"]}}
+            }
+        });
+        let ids: Vec<String> = operations(&doc).into_iter().map(|op| op.id).collect();
+        assert_eq!(ids, ["getB", "postC", "getA"]);
     }
 
     #[test]
