@@ -7,6 +7,7 @@ use domain::{
     ValidationError,
 };
 use edge_http::conditional::{ETag, check_if_none_match, require_if_match};
+use edge_http::query::{QueryParams, QueryRules, query_pointer};
 use edge_http::rate_limit::{Counter, RateLimitPolicy, RateLimiter};
 use edge_http::{
     APPLICATION_JSON, ApiError, FieldError, HandlerResult, Principal, RequestContext,
@@ -44,7 +45,10 @@ const CONSUMES_PATCH: &[&str] = &[MERGE_PATCH_JSON, APPLICATION_JSON];
 const COLLECTION_METHODS: &[Method] = &[Method::GET, Method::POST];
 const ITEM_METHODS: &[Method] = &[Method::GET, Method::PATCH];
 const USER_DATA_CACHE: &str = "private, no-cache";
-const QUERY_PARAMS: &[&str] = &["limit", "cursor", "status", "sort", "fields"];
+/// The list's query parameters (unknown, repeated, oversized or badly encoded → 400).
+const LIST_QUERY: QueryRules = QueryRules::new(&["limit", "cursor", "status", "sort", "fields"]);
+/// An order takes no query parameters.
+const NO_QUERY: QueryRules = QueryRules::new(&[]);
 const REALM: &str = "orderly";
 
 /// Name of the per-caller rate-limit policy (`RateLimit-Policy: "orders";q=…;w=60`).
@@ -647,46 +651,8 @@ where
 
 // ------------------------------------------------------------------ GET collection
 
-/// The query string as unique pairs; unknown or repeated parameters are 400s.
-fn query_pairs(request: &http::Request<Bytes>) -> Result<Vec<(String, String)>, ApiError> {
-    let raw = request.uri().query().unwrap_or("");
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
-        .map_err(|_| ApiError::bad_request("The query string is malformed."))?;
-    let mut errors = Vec::new();
-    for (index, (name, _)) in pairs.iter().enumerate() {
-        if !QUERY_PARAMS.contains(&name.as_str()) {
-            errors.push(FieldError::new(
-                "query",
-                "unknown_parameter",
-                format!(
-                    "query parameters must be among: {}",
-                    QUERY_PARAMS.join(", ")
-                ),
-            ));
-        } else if pairs[..index].iter().any(|(n, _)| n == name) {
-            errors.push(FieldError::new(
-                format!("query/{name}"),
-                "repeated",
-                "each query parameter may appear once",
-            ));
-        }
-    }
-    if errors.is_empty() {
-        Ok(pairs)
-    } else {
-        Err(ApiError::validation(errors))
-    }
-}
-
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-}
-
 fn field_error(name: &str, error: &impl ValidationError) -> FieldError {
-    FieldError::new(format!("query/{name}"), error.code(), error.to_string())
+    FieldError::new(query_pointer(name), error.code(), error.to_string())
 }
 
 async fn list<D, K, E, S>(
@@ -703,12 +669,12 @@ where
     E: Clock + Sleeper + Random,
     S: Sleeper,
 {
-    let pairs = query_pairs(request)?;
+    let query_params = QueryParams::from_uri(request.uri(), &LIST_QUERY)?;
     let mut errors = Vec::new();
-    let limit = Limit::from_query(param(&pairs, "limit"))
+    let limit = Limit::from_query(query_params.get("limit"))
         .map_err(|e| errors.push(field_error("limit", &e)))
         .unwrap_or_default();
-    let status = match param(&pairs, "status").map(OrderStatus::parse) {
+    let status = match query_params.get("status").map(OrderStatus::parse) {
         Some(Ok(status)) => Some(status),
         Some(Err(e)) => {
             errors.push(field_error("status", &e));
@@ -716,18 +682,18 @@ where
         }
         None => None,
     };
-    let sort = match param(&pairs, "sort") {
+    let sort = match query_params.get("sort") {
         None => ListSort::NewestFirst,
         Some(text) => ListSort::parse(text).unwrap_or_else(|| {
             errors.push(FieldError::new(
-                "query/sort",
+                query_pointer("sort"),
                 "unknown_field",
                 "sort must be one of: -created_at, created_at, -total, total",
             ));
             ListSort::NewestFirst
         }),
     };
-    let fields = FieldSelection::<OrderField>::from_query(param(&pairs, "fields"))
+    let fields = FieldSelection::<OrderField>::from_query(query_params.get("fields"))
         .map_err(|e| errors.push(field_error("fields", &e)))
         .unwrap_or_else(|()| FieldSelection::all());
     if !errors.is_empty() {
@@ -738,11 +704,11 @@ where
         sort,
         status,
     };
-    let after = match param(&pairs, "cursor") {
+    let after = match query_params.get("cursor") {
         None => None,
         Some(text) => Some(cursor::decode(cursor_key, &scope, text).map_err(|_| {
             ApiError::validation(vec![FieldError::new(
-                "query/cursor",
+                query_pointer("cursor"),
                 "invalid_cursor",
                 "the cursor is not one this list issued",
             )])
@@ -783,7 +749,7 @@ where
             params.push(("status", status.as_str().to_owned()));
         }
         params.push(("sort", sort.as_str().to_owned()));
-        if param(&pairs, "fields").is_some() {
+        if query_params.get("fields").is_some() {
             params.push(("fields", fields.to_string()));
         }
         if let Some(cursor) = cursor {
@@ -793,7 +759,7 @@ where
         json!({ "href": format!("{}?{query}", collection_href(owner)) })
     };
     let mut links = Map::new();
-    links.insert("self".into(), link(param(&pairs, "cursor")));
+    links.insert("self".into(), link(query_params.get("cursor")));
     if let Some(next) = page.next {
         let cursor = cursor::encode(cursor_key, &scope, &next)
             .ok_or_else(|| ApiError::internal("cursor_key is not a usable HMAC key"))?;
@@ -849,13 +815,7 @@ where
     E: Clock + Sleeper + Random,
     S: Sleeper,
 {
-    if request.uri().query().is_some_and(|q| !q.is_empty()) {
-        return Err(ApiError::validation(vec![FieldError::new(
-            "query",
-            "unknown_parameter",
-            "this resource takes no query parameters",
-        )]));
-    }
+    QueryParams::from_uri(request.uri(), &NO_QUERY)?;
     let order = match service.get(caller, id).await {
         Ok(order) => order,
         Err(e) => return map_error(e, &[], context),
