@@ -702,6 +702,45 @@ mod tests {
     }
 
     #[test]
+    fn a_key_left_in_progress_by_a_dead_request_is_taken_over_and_the_order_placed() {
+        let (db, kv, env, sleeper) = (
+            FakeDatabase::new(),
+            FakeKv::default(),
+            FakeEnv::default(),
+            FakeSleeper::default(),
+        );
+        db.push(Reply::Ok); // delete expired
+        db.push(Reply::Error(StoreError::Conflict { constraint: None }));
+        let mut stale = key_row(7, false).into_values();
+        stale[5] = Value::Int(NOW - KEY_STALE_MICROS - 1);
+        db.push(Reply::Rows(vec![Row::from_values(stale)]));
+        db.push(Reply::Affected(1)); // take over
+        db.push(Reply::Rows(vec![product_row(5)]));
+        db.push(Reply::Ok); // begin
+        db.push(Reply::Affected(1)); // decrement
+        db.push(Reply::Ok); // insert order
+        db.push(Reply::Ok); // insert items
+        db.push(Reply::Affected(1)); // complete the key
+        let r = repo(&db, &kv, &env);
+        let service = OrdersService::new(&r, &sleeper, &now);
+        let placed =
+            block_on(service.place(&owner_caller(), user(), &lines(), Some(&scope(7)), &render))
+                .unwrap();
+        assert!(matches!(placed, Placement::Created { .. }));
+        let calls = db.calls();
+        assert!(calls[0].sql.contains("DELETE FROM idempotency_keys"));
+        assert!(calls[0].sql.contains("expires_at <"));
+        assert!(calls[3].sql.contains("state = 'in_progress'"));
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.sql.contains("SET state = 'completed'"))
+        );
+        assert_eq!(calls.last().unwrap().kind, CallKind::Commit);
+        assert!(sleeper.slept().is_empty(), "no wait for a dead request");
+    }
+
+    #[test]
     fn the_same_key_with_another_body_is_refused() {
         let (db, kv, env, sleeper) = (
             FakeDatabase::new(),

@@ -670,3 +670,51 @@ async fn callers_are_rate_limited_with_ietf_headers() -> Result<()> {
     assert_eq!(response.status(), StatusCode::OK);
     Ok(())
 }
+
+#[tokio::test]
+async fn an_admin_orders_for_any_existing_user_and_sees_their_orders() -> Result<()> {
+    let app = spawn_app().await?;
+    let pool = admin_pool()?;
+    let customer = insert_user(&pool).await?;
+    let admin_id = insert_user(&pool).await?;
+    let product = insert_product(&pool, 900, "GBP", 3, "active").await?;
+    let admin = token(&app, &admin_id, "admin")?;
+    let customer_token = token(&app, &customer, "orders:read")?;
+
+    let placed = post_order(
+        &app,
+        &admin,
+        &customer,
+        &order_body(&[(&product.id, 1)]),
+        None,
+    )
+    .await?;
+    assert_eq!(placed.status(), StatusCode::CREATED);
+    let body: Value = placed.json().await?;
+    assert_eq!(body["user_id"], customer);
+    let listed: Value = get(&app, &admin, &format!("/api/v1/users/{customer}/orders"))
+        .await?
+        .json()
+        .await?;
+    assert_eq!(listed["orders"][0]["id"], body["id"]);
+
+    // An unknown user is a 404 even for an admin, and nothing is sold.
+    let ghost = uuid::Uuid::now_v7().hyphenated().to_string();
+    let missing = post_order(&app, &admin, &ghost, &order_body(&[(&product.id, 1)]), None).await?;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(stock_of(&pool, &product.id).await?, 2);
+
+    // A read-only token cannot place orders, even for itself.
+    let refused = post_order(
+        &app,
+        &customer_token,
+        &customer,
+        &order_body(&[(&product.id, 1)]),
+        None,
+    )
+    .await?;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(order_count(&pool, &customer).await?, 1);
+    assert_eq!(stock_of(&pool, &product.id).await?, 2);
+    Ok(())
+}
