@@ -868,15 +868,17 @@ where
             detail: "Send If-Match with the order's ETag.".into(),
         });
     }
-    let to = parse_patch(request.body())?;
     let order = match service.get(caller, id).await {
         Ok(order) => order,
         Err(e) => return map_error(e, &[], context),
     };
+    // Preconditions before content (RFC 9110 §13.2.1): a stale ETag is a 412 whatever
+    // the body says.
     require_if_match(
         request.headers(),
         &ETag::from_version(order.id, u64::from(order.version)),
     )?;
+    let to = parse_patch(request.body())?;
     match service.change_status(caller, id, to, order.version).await {
         Ok(updated) => Ok(order_response(caller, &updated, StatusCode::OK)),
         Err(e) => map_error(e, &[], context),

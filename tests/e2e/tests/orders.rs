@@ -375,6 +375,14 @@ async fn the_status_machine_needs_if_match_and_cancelling_restocks() -> Result<(
     // A stale ETag is a 412 and changes nothing.
     let stale = patch_status(&app, &owner, &id, "cancelled", Some(&etag_v1)).await?;
     assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    let stale_and_invalid = patch_status(&app, &owner, &id, "refunded", Some(&etag_v1)).await?;
+    assert_eq!(
+        stale_and_invalid.status(),
+        StatusCode::PRECONDITION_FAILED,
+        "preconditions first"
+    );
+    let invalid = patch_status(&app, &owner, &id, "refunded", Some(&etag_v2)).await?;
+    assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
         order_row(&pool, &id).await?.map(|r| r.0),
         Some("paid".to_owned())
