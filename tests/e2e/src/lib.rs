@@ -87,12 +87,15 @@ fn test_signing_key() -> (String, String) {
     (pem, jwks)
 }
 
-/// `prefix` followed by random hex, `len` characters in all at least.
+/// `prefix` followed by random hex: exactly `len` characters in all (or the prefix plus
+/// 16 hex digits when `len` leaves no room for randomness).
 pub fn unique(prefix: &str, len: usize) -> String {
+    let len = len.max(prefix.len() + 16);
     let mut out = prefix.to_string();
     while out.len() < len {
         out.push_str(&format!("{:016x}", rand_u64()));
     }
+    out.truncate(len);
     out
 }
 
