@@ -71,7 +71,10 @@ async fn fixture(args: &[String]) -> Result<()> {
     let pool = Pool::new(Opts::from_url(&url)?);
     let mut conn = pool.get_conn().await?;
     let id = uuid::Uuid::now_v7();
-    let sku = format!("BENCH-{}", id.simple().to_string()[20..].to_ascii_uppercase());
+    let sku = format!(
+        "BENCH-{}",
+        id.simple().to_string()[20..].to_ascii_uppercase()
+    );
     conn.exec_drop(
         "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, status) \
          VALUES (?, ?, 'Benchmark widget', 'A product for the benchmark', 1999, 'EUR', 1000000000, 'active')",

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use orderly_host::{App, AppOptions, ReuseConfig, RunningServer};
 
-pub mod tokens_forge;
-pub mod orders;
 pub mod oauth;
+pub mod orders;
 pub mod products;
+pub mod tokens_forge;
 pub mod users;
 
 /// The repository root.
