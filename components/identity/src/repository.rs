@@ -128,6 +128,12 @@ where
     E: Clock + Sleeper + Random,
 {
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        // `client_id` is an ASCII column of at most 64 characters (RFC 6749 VSCHAR): anything
+        // else names no client, and comparing it with the column would be MariaDB error 1267
+        // (illegal mix of collations), i.e. a 500 for hostile input.
+        if !is_possible_client_id(client_id) {
+            return Ok(None);
+        }
         self.db
             .query_opt(SELECT_CLIENT, &[Value::from(client_id)])
             .await?
@@ -265,5 +271,26 @@ where
             Some(row) => row.get::<i64>(0)? > 0,
             None => false,
         })
+    }
+}
+
+/// Whether `client_id` could be stored in `oauth_clients.client_id` (ASCII, 1–64 visible
+/// characters).
+fn is_possible_client_id(client_id: &str) -> bool {
+    (1..=64).contains(&client_id.len()) && client_id.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
+
+#[cfg(test)]
+mod client_id_tests {
+    use super::is_possible_client_id;
+
+    #[test]
+    fn only_short_visible_ascii_can_name_a_client() {
+        assert!(is_possible_client_id("orderly-web"));
+        assert!(!is_possible_client_id(""));
+        assert!(!is_possible_client_id("caf\u{e9}"));
+        assert!(!is_possible_client_id("\u{1f600}"));
+        assert!(!is_possible_client_id("a\nb"));
+        assert!(!is_possible_client_id(&"x".repeat(65)));
     }
 }
