@@ -2347,7 +2347,9 @@ DOCUMENT = {
         "keyset-paginated with opaque signed cursors and a capped `limit`. Rate limits "
         "(per OAuth client or client address, per account for sign-in) are announced in "
         "`RateLimit-Policy`/`RateLimit` and enforced with 429 + `Retry-After`; each "
-        "operation's `x-rate-limit` names its quota, or says it has none.\n\nResponses are compressed (br, "
+        "operation's `x-rate-limit` names its quota, or says it has none. JSON integers "
+        "must be written as integers: `1.0` where an integer is expected is a 400 "
+        "`invalid_type`, and unknown members of a request body are a 400 too.\n\nResponses are compressed (br, "
         "gzip) by `Accept-Encoding` above a size threshold.",
         "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
     },

@@ -204,6 +204,7 @@ fn run_schemathesis(st: &Path, app: &TestApp, fixtures: &Fixtures) -> Output {
         .args(["--report", "junit"])
         .arg("--report-dir")
         .arg(&report_dir)
+        .env("SCHEMATHESIS_HOOKS", root.join("tests/contract/hooks.py"))
         .env("CONTRACT_TOKEN", &fixtures.token)
         .env("CONTRACT_USER_ID", &fixtures.user_id)
         .env("CONTRACT_PRODUCT_ID", &fixtures.product_id)
