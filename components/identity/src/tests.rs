@@ -333,6 +333,49 @@ fn the_token_endpoint_answers_429_with_ratelimit_headers_past_its_limit() {
 }
 
 #[test]
+fn jwks_and_introspection_share_the_oauth_address_limit_and_answer_429_past_it() {
+    let (repo, kv, mut config) = fixture();
+    config.rate_limit_per_minute = 2;
+    let first = call(&repo, &kv, &config, Method::GET, "/oauth2/jwks", "");
+    assert_eq!(first.response.status(), StatusCode::OK);
+    let headers = first.response.headers();
+    assert_eq!(headers["ratelimit-policy"], "\"oauth\";q=2;w=60");
+    assert_eq!(headers["ratelimit"], "\"oauth\";r=1;t=60");
+    let second = call(
+        &repo,
+        &kv,
+        &config,
+        Method::POST,
+        "/oauth2/introspect",
+        "token=x",
+    );
+    assert_eq!(second.response.headers()["ratelimit"], "\"oauth\";r=0;t=60");
+    let third = call(&repo, &kv, &config, Method::GET, "/oauth2/jwks", "");
+    assert_eq!(third.response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let headers = third.response.headers();
+    assert_eq!(headers["retry-after"], "60");
+    assert_eq!(headers["ratelimit"], "\"oauth\";r=0;t=60");
+    assert!(
+        kv.keys()
+            .iter()
+            .any(|k| k.starts_with("t:rl:oauth:addr:10.0.0.7:"))
+    );
+    // The token endpoint keeps its own policy and counter.
+    let token = call(
+        &repo,
+        &kv,
+        &config,
+        Method::POST,
+        "/oauth2/token",
+        "grant_type=password&client_id=spa",
+    );
+    assert_eq!(
+        token.response.headers()["ratelimit-policy"],
+        "\"token\";q=2;w=60"
+    );
+}
+
+#[test]
 fn authorize_shows_a_page_for_an_unregistered_redirect_and_redirects_later_errors() {
     let (repo, kv, config) = fixture();
     let untrusted = call(
