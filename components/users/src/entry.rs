@@ -15,6 +15,9 @@ static EDGE: EdgeConfig = EdgeConfig::new("users")
     .with_max_body_bytes(16 * 1024)
     .with_internal_headers(InternalHeaders::TrustMiddleware);
 
+/// Requests per minute per caller when `rate_limit_per_minute` is unset or not a number.
+const DEFAULT_RATE_LIMIT: u64 = 300;
+
 /// The shortest `cursor_key` accepted (HMAC-SHA256 wants at least 32 bytes).
 const MIN_CURSOR_KEY_BYTES: usize = 32;
 
@@ -31,6 +34,11 @@ async fn config() -> Result<Config, ApiError> {
         .trim()
         .parse::<u64>()
         .map_err(|_| ApiError::internal("variable registrations_per_hour is not a number"))?;
+    let rate_limit_per_minute = variable("rate_limit_per_minute")
+        .await
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_RATE_LIMIT);
     let cursor_key = variable("cursor_key").await?;
     if cursor_key.len() < MIN_CURSOR_KEY_BYTES {
         return Err(ApiError::internal(
@@ -40,6 +48,7 @@ async fn config() -> Result<Config, ApiError> {
     Ok(Config {
         kv_prefix,
         registrations_per_hour,
+        rate_limit_per_minute,
         cursors: CursorCodec::new(cursor_key.as_bytes()),
     })
 }

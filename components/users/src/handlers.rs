@@ -15,8 +15,9 @@ use edge_http::links::QueryString;
 use edge_http::query::{QueryParams, QueryRules, query_pointer};
 use edge_http::rate_limit::{RateLimitPolicy, RateLimiter, client_subject};
 use edge_http::{
-    ApiError, FieldError, HandlerResult, Principal, RequestContext, SubjectKind, attach_log_cause,
-    empty_response, json_response, negotiate, require_content_type, require_method,
+    APPLICATION_JSON, ApiError, FieldError, HandlerResult, Principal, RequestContext, SubjectKind,
+    attach_log_cause, bytes_response, empty_response, json_response, negotiate,
+    require_content_type, require_method,
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use serde_json::{Map, Value, json};
@@ -42,6 +43,9 @@ pub const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
 pub const CACHE_CONTROL: &str = "private, no-store";
 /// The registration limit's window.
 pub const REGISTRATION_WINDOW_SECS: u64 = 3600;
+/// Name of the per-caller policy of every route but registration
+/// (`RateLimit-Policy: "api";q=…;w=60`).
+pub const API_POLICY: &str = "api";
 
 const PRODUCES: &[&str] = &["application/json"];
 const JSON_ONLY: &[&str] = &["application/json"];
@@ -58,6 +62,8 @@ pub struct Config {
     pub kv_prefix: String,
     /// Registrations allowed per client address per hour.
     pub registrations_per_hour: u64,
+    /// Requests per minute per caller on every other route (`rate_limit_per_minute`).
+    pub rate_limit_per_minute: u64,
     /// Signs list cursors.
     pub cursors: CursorCodec,
 }
@@ -75,15 +81,51 @@ pub struct Deps<'a, R, K> {
     pub now_secs: u64,
 }
 
-/// Dispatches a users request.
+/// Is this the collection route (rather than an item)?
+fn is_collection(request: &http::Request<Bytes>, context: &RequestContext) -> bool {
+    let path = request.uri().path().trim_end_matches('/');
+    let route = context.route();
+    route == COLLECTION_ROUTE || (route != ITEM_ROUTE && path == COLLECTION_ROUTE)
+}
+
+/// Dispatches a users request. Registration has its own per-address policy
+/// (`register`); every other request first passes the per-caller `api` policy
+/// (`rate_limit_per_minute`; the caller is the token's client and subject, or the
+/// client address without a token): each answer after the check carries the
+/// `RateLimit-Policy` / `RateLimit` headers, a refusal is 429 + `Retry-After`.
 pub async fn route<R: UserRepository, K: BreakerStore>(
     deps: &Deps<'_, R, K>,
     request: http::Request<Bytes>,
     context: RequestContext,
 ) -> HandlerResult {
+    if request.method() == Method::POST && is_collection(&request, &context) {
+        return dispatch(deps, request, context).await;
+    }
+    let policy = RateLimitPolicy::per_minute(API_POLICY, deps.config.rate_limit_per_minute);
+    let subject = match context.principal() {
+        Some(principal) => format!("{}:{}", principal.client_id, principal.subject),
+        None => client_subject(request.headers()),
+    };
+    let decision = RateLimiter::new(deps.config.kv_prefix.as_str())
+        .check(deps.kv, &policy, &subject, deps.now_secs)
+        .await;
+    decision.enforce()?;
+    match dispatch(deps, request, context).await {
+        Ok(mut response) => {
+            decision.finish(&mut response);
+            Ok(response)
+        }
+        Err(error) => Err(error.with_headers(decision.headers())),
+    }
+}
+
+async fn dispatch<R: UserRepository, K: BreakerStore>(
+    deps: &Deps<'_, R, K>,
+    request: http::Request<Bytes>,
+    context: RequestContext,
+) -> HandlerResult {
     let path = request.uri().path().trim_end_matches('/');
-    let route = context.route();
-    if route == COLLECTION_ROUTE || (route != ITEM_ROUTE && path == COLLECTION_ROUTE) {
+    if is_collection(&request, &context) {
         require_method(request.method(), COLLECTION_METHODS)?;
         if request.method() == Method::POST {
             return register(deps, &request, &context).await;
@@ -319,7 +361,8 @@ async fn list<R: UserRepository, K: BreakerStore>(
     )
     .await
     .map_err(users_error)?;
-    list_response(&page, &query, &caller, &deps.config.cursors)
+    let response = list_response(&page, &query, &caller, &deps.config.cursors)?;
+    Ok(not_modified_for(request.headers(), &response).unwrap_or(response))
 }
 
 // ------------------------------------------------------------------ the list query
@@ -422,11 +465,13 @@ fn list_response(
         .iter()
         .map(|user| user_view(user, Some(caller)))
         .collect();
-    let mut response = json_response(
-        StatusCode::OK,
-        &json!({ "items": items, "_links": Value::Object(links) }),
-    )?;
-    response.headers_mut().insert(
+    let body = serde_json::to_vec(&json!({ "items": items, "_links": Value::Object(links) }))
+        .map_err(ApiError::internal)?;
+    let etag = ETag::from_bytes(&body);
+    let mut response = bytes_response(StatusCode::OK, APPLICATION_JSON, Bytes::from(body));
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, etag.to_header_value());
+    headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(CACHE_CONTROL),
     );
@@ -694,6 +739,7 @@ mod tests {
         Config {
             kv_prefix: "t1".to_owned(),
             registrations_per_hour: limit,
+            rate_limit_per_minute: limit,
             cursors: CursorCodec::new(b"0123456789abcdef0123456789abcdef"),
         }
     }
@@ -840,6 +886,110 @@ mod tests {
                 .unwrap()
                 .starts_with("Bearer")
         );
+    }
+
+    fn me(users: &FakeUsers, principal: &Principal, kv: &FakeKv, config: &Config) -> Handled {
+        Call::new(Method::GET, "/api/v1/users/me", ITEM_ROUTE)
+            .header("spin-path-match-id", "me")
+            .principal(principal)
+            .run(users, kv, config)
+    }
+
+    #[test]
+    fn item_reads_count_per_client_and_subject_then_429_with_retry_after() {
+        let (users, kv, config) = (FakeUsers::default(), FakeKv::default(), config(2));
+        let alice = users.seed("a@example.com", Roles::only(Role::Customer));
+        let bob = users.seed("b@example.com", Roles::only(Role::Customer));
+        let principal = user_principal(alice.id, "users:read");
+        let reset = 60 - NOW % 60;
+        for remaining in [1, 0] {
+            let handled = me(&users, &principal, &kv, &config);
+            assert_eq!(handled.response.status(), StatusCode::OK);
+            let headers = handled.response.headers();
+            assert_eq!(headers["ratelimit-policy"], "\"api\";q=2;w=60");
+            assert_eq!(
+                headers["ratelimit"],
+                format!("\"api\";r={remaining};t={reset}").as_str()
+            );
+        }
+        let limited = me(&users, &principal, &kv, &config);
+        assert_eq!(limited.response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            limited.response.headers()["retry-after"],
+            reset.to_string().as_str()
+        );
+        assert_eq!(
+            limited.response.headers()["ratelimit"],
+            format!("\"api\";r=0;t={reset}").as_str()
+        );
+        let window = NOW / 60;
+        let policy = RateLimitPolicy::per_minute(API_POLICY, 2);
+        let key = RateLimiter::new("t1").key(&policy, &format!("orderly-web:{}", alice.id), window);
+        assert_eq!(kv.keys(), [key]);
+        // Another user of the same client has a quota of their own.
+        let other = me(&users, &user_principal(bob.id, "users:read"), &kv, &config);
+        assert_eq!(other.response.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn errors_carry_the_rate_limit_headers_and_anonymous_callers_count_per_address() {
+        let (users, kv, config) = (FakeUsers::default(), FakeKv::default(), config(1));
+        let anonymous = || {
+            Call::new(Method::GET, "/api/v1/users/me", ITEM_ROUTE)
+                .header("spin-path-match-id", "me")
+                .run(&users, &kv, &config)
+        };
+        let first = anonymous();
+        assert_eq!(first.response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            first.response.headers()["ratelimit-policy"],
+            "\"api\";q=1;w=60"
+        );
+        assert!(first.response.headers().contains_key("ratelimit"));
+        let window = NOW / 60;
+        assert_eq!(kv.keys(), [format!("t1:rl:api:203.0.113.9:{window}")]);
+        assert_eq!(anonymous().response.status(), StatusCode::TOO_MANY_REQUESTS);
+        // Registration keeps its own per-address policy.
+        let registered = registration("a@example.com").run(&users, &kv, &config);
+        assert_eq!(registered.response.status(), StatusCode::CREATED);
+        assert_eq!(
+            registered.response.headers()["ratelimit-policy"],
+            "\"register\";q=1;w=3600"
+        );
+    }
+
+    #[test]
+    fn the_admin_list_has_a_strong_etag_and_answers_304_to_it() {
+        let (users, kv, config) = (FakeUsers::default(), FakeKv::default(), config(10));
+        let admin = users.seed("admin@example.com", Roles::only(Role::Admin));
+        users.seed("c@example.com", Roles::only(Role::Customer));
+        let principal = user_principal(admin.id, "users:read admin");
+        let list = |etag: Option<&str>| {
+            let mut call = Call::new(Method::GET, "/api/v1/users", COLLECTION_ROUTE);
+            if let Some(etag) = etag {
+                call = call.header("if-none-match", etag.to_owned());
+            }
+            call.principal(&principal).run(&users, &kv, &config)
+        };
+        let first = list(None);
+        assert_eq!(first.response.status(), StatusCode::OK);
+        let etag = first.response.headers()["etag"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(etag.starts_with('"'), "strong: {etag}");
+        assert!(first.response.headers().contains_key("ratelimit"));
+        let page = body(first);
+        assert_eq!(page["items"].as_array().unwrap().len(), 2);
+        let again = list(Some(&etag));
+        assert_eq!(again.response.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(again.response.headers()["etag"], etag.as_str());
+        assert_eq!(again.response.headers()["cache-control"], CACHE_CONTROL);
+        assert!(again.response.headers().contains_key("ratelimit"));
+        users.seed("d@example.com", Roles::only(Role::Customer));
+        let changed = list(Some(&etag));
+        assert_eq!(changed.response.status(), StatusCode::OK);
+        assert_ne!(changed.response.headers()["etag"], etag.as_str());
     }
 
     #[test]
