@@ -32,6 +32,9 @@ pub struct CursorScope {
 struct Position {
     k: i64,
     id: String,
+    /// Backward (a `prev` link): the page ending before this row.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    b: bool,
 }
 
 fn key(secret: &[u8], scope: &CursorScope) -> Option<CursorKey> {
@@ -48,6 +51,7 @@ pub fn encode(secret: &[u8], scope: &CursorScope, after: &After) -> Option<Strin
     let position = Position {
         k: after.key,
         id: after.id.to_string(),
+        b: after.backward,
     };
     Cursor::encode(&position, &key(secret, scope)?).ok()
 }
@@ -59,6 +63,7 @@ pub fn decode(secret: &[u8], scope: &CursorScope, cursor: &str) -> Result<After,
     Ok(After {
         key: position.k,
         id: OrderId::parse(&position.id).map_err(|_| InvalidCursor)?,
+        backward: position.b,
     })
 }
 
@@ -81,6 +86,7 @@ mod tests {
         After {
             key: 1_790_000_000_000_123,
             id: OrderId::parse("0190b0c4-0000-7000-8000-0000000000bb").unwrap(),
+            backward: false,
         }
     }
 
@@ -89,6 +95,12 @@ mod tests {
         let cursor = encode(KEY, &scope(), &after()).unwrap();
         assert_eq!(decode(KEY, &scope(), &cursor), Ok(after()));
         assert!(!cursor.contains("0190b0c4"), "opaque");
+        let back = After {
+            backward: true,
+            ..after()
+        };
+        let cursor = encode(KEY, &scope(), &back).unwrap();
+        assert_eq!(decode(KEY, &scope(), &cursor), Ok(back));
     }
 
     #[test]

@@ -765,6 +765,11 @@ where
             .ok_or_else(|| ApiError::internal("cursor_key is not a usable HMAC key"))?;
         links.insert("next".into(), link(Some(&cursor)));
     }
+    if let Some(prev) = page.prev {
+        let cursor = cursor::encode(cursor_key, &scope, &prev)
+            .ok_or_else(|| ApiError::internal("cursor_key is not a usable HMAC key"))?;
+        links.insert("prev".into(), link(Some(&cursor)));
+    }
     let body = json_bytes(&json!({ "orders": entries, "_links": links }));
     let etag = ETag::from_bytes(&body);
     if let Some(mut not_modified) = check_if_none_match(request.headers(), &etag) {

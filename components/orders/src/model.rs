@@ -130,13 +130,16 @@ impl ListSort {
     }
 }
 
-/// Where a page starts: after the row with this sort key and id.
+/// Where a page starts: after the row with this sort key and id (forward), or, when
+/// `backward`, the page that ends just before it (a `prev` link).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct After {
-    /// The previous page's last sort key.
+    /// The boundary row's sort key.
     pub key: i64,
-    /// The previous page's last id (tie-breaker).
+    /// The boundary row's id (tie-breaker).
     pub id: OrderId,
+    /// `false`: the rows after the boundary; `true`: the rows before it.
+    pub backward: bool,
 }
 
 /// A list query, parsed.
@@ -161,6 +164,8 @@ pub struct Page {
     pub orders: Vec<Order>,
     /// Where the next page starts, if there is one.
     pub next: Option<After>,
+    /// Where the previous page ends (a backward position), if there is one.
+    pub prev: Option<After>,
 }
 
 /// An `Idempotency-Key` in the scope of its caller.

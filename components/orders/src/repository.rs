@@ -552,12 +552,15 @@ pub fn list_statement(query: &ListQuery) -> (String, Vec<Value>) {
         sql.push_str(" AND status = ?");
         params.push(Value::from(status.as_str()));
     }
+    // A backward page reads the list in reverse from its boundary (the service puts the
+    // rows back in list order).
+    let backward = query.after.is_some_and(|a| a.backward);
     let descending = matches!(
         query.sort,
         ListSort::NewestFirst | ListSort::TotalDescending
-    );
+    ) != backward;
     let by_time = matches!(query.sort, ListSort::NewestFirst | ListSort::OldestFirst);
-    if let Some(After { key, id }) = query.after {
+    if let Some(After { key, id, .. }) = query.after {
         let fragment = match (by_time, descending) {
             (true, true) => concat!(
                 " AND (created_at < ",

@@ -279,16 +279,38 @@ where
         }
         let mut orders = self.repo.list(query).await?;
         let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
-        let next = if orders.len() > limit {
-            orders.truncate(limit);
-            orders.last().map(|last| After {
-                key: query.sort.key_of(last),
-                id: last.id,
-            })
-        } else {
-            None
+        let more = orders.len() > limit;
+        orders.truncate(limit);
+        let position = |order: &Order, backward: bool| After {
+            key: query.sort.key_of(order),
+            id: order.id,
+            backward,
         };
-        Ok(Page { orders, next })
+        let (next, prev) = if query.after.is_some_and(|a| a.backward) {
+            // Read backwards from the boundary: put the rows back in list order; a
+            // page follows (the boundary row), one precedes if the read overflowed.
+            orders.reverse();
+            let prev = if more {
+                orders.first().map(|first| position(first, true))
+            } else {
+                None
+            };
+            (orders.last().map(|last| position(last, false)), prev)
+        } else {
+            let next = if more {
+                orders.last().map(|last| position(last, false))
+            } else {
+                None
+            };
+            // Only the first page (no cursor) has nothing before it.
+            let prev = if query.after.is_some() {
+                orders.first().map(|first| position(first, true))
+            } else {
+                None
+            };
+            (next, prev)
+        };
+        Ok(Page { orders, next, prev })
     }
 
     /// Moves the order to `to` if the caller may, the version matches and the state

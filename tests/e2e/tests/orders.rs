@@ -507,6 +507,105 @@ async fn lists_page_with_signed_cursors_filter_sort_and_select_fields() -> Resul
     Ok(())
 }
 
+fn page_ids(page: &Value) -> Vec<String> {
+    page["orders"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn link_href(page: &Value, rel: &str) -> Option<String> {
+    page["_links"][rel]["href"].as_str().map(str::to_owned)
+}
+
+#[tokio::test]
+async fn prev_links_walk_back_through_the_same_pages_next_walked_forward() -> Result<()> {
+    let app = spawn_app().await?;
+    let pool = admin_pool()?;
+    let user = insert_user(&pool).await?;
+    let product = insert_product(&pool, 100, "EUR", 100, "active").await?;
+    let bearer = token(&app, &user, SHOPPER_SCOPES)?;
+    let mut ids = Vec::new();
+    for quantity in [3, 5, 1, 4, 2] {
+        let placed = post_order(
+            &app,
+            &bearer,
+            &user,
+            &order_body(&[(&product.id, quantity)]),
+            None,
+        )
+        .await?;
+        assert_eq!(placed.status(), StatusCode::CREATED);
+        ids.push(
+            placed.json::<Value>().await?["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    let base = format!("/api/v1/users/{user}/orders");
+    for sort in ["-created_at", "total"] {
+        let mut forward = Vec::new();
+        let mut href = Some(format!("{base}?limit=2&sort={sort}"));
+        while let Some(current) = href {
+            let response = get(&app, &bearer, &current).await?;
+            assert_eq!(response.status(), StatusCode::OK, "{current}");
+            let page: Value = response.json().await?;
+            assert!(link_href(&page, "self").is_some());
+            if forward.is_empty() {
+                assert!(
+                    link_href(&page, "prev").is_none(),
+                    "the first page has no prev"
+                );
+            } else {
+                assert!(
+                    link_href(&page, "prev").is_some(),
+                    "{sort}: page {}",
+                    forward.len()
+                );
+            }
+            href = link_href(&page, "next");
+            forward.push(page);
+        }
+        let pages: Vec<Vec<String>> = forward.iter().map(page_ids).collect();
+        assert_eq!(
+            pages.iter().map(Vec::len).collect::<Vec<_>>(),
+            [2, 2, 1],
+            "{sort}"
+        );
+        let all: HashSet<&String> = pages.iter().flatten().collect();
+        assert_eq!(all.len(), 5);
+        if sort == "-created_at" {
+            let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
+            assert_eq!(pages.concat(), newest_first);
+        }
+
+        // Back from the last page through `prev`: the same pages in reverse, and each
+        // backward page links forward to the page it came from.
+        let mut backward = vec![page_ids(&forward[2])];
+        let mut href = link_href(&forward[2], "prev");
+        while let Some(current) = href {
+            let response = get(&app, &bearer, &current).await?;
+            assert_eq!(response.status(), StatusCode::OK, "{current}");
+            let page: Value = response.json().await?;
+            let next = link_href(&page, "next").unwrap_or_default();
+            let after: Value = get(&app, &bearer, &next).await?.json().await?;
+            assert_eq!(
+                page_ids(&after),
+                backward[backward.len() - 1],
+                "{sort}: next of a prev page"
+            );
+            backward.push(page_ids(&page));
+            href = link_href(&page, "prev");
+        }
+        backward.reverse();
+        assert_eq!(backward, pages, "{sort}");
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn hostile_input_is_refused_and_changes_nothing() -> Result<()> {
     let app = spawn_app().await?;
