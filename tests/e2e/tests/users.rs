@@ -578,3 +578,109 @@ async fn a_user_with_orders_is_not_deleted_but_can_be_disabled() {
             .contains("status=disabled")
     );
 }
+
+/// Waits for a fresh rate-limit window when fewer than 6 seconds of this one are left,
+/// so a test's requests all fall into one window.
+async fn start_of_a_window() {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    if secs % 60 >= 54 {
+        tokio::time::sleep(std::time::Duration::from_secs(61 - secs % 60)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn me_is_rate_limited_per_caller_with_ratelimit_headers_then_429() {
+    let app = spawn_app_with(Settings::default().variable("rate_limit_per_minute", "3"))
+        .await
+        .unwrap();
+    let (alice, _) = registered_user(&app).await.unwrap();
+    let (bob, _) = registered_user(&app).await.unwrap();
+    let alice_token = user_token(&app, &alice, USER_SCOPES).unwrap();
+    start_of_a_window().await;
+    for remaining in [2, 1, 0] {
+        let response = get(&app, "/api/v1/users/me", &alice_token).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["ratelimit-policy"], "\"api\";q=3;w=60");
+        let state = response.headers()["ratelimit"].to_str().unwrap();
+        assert!(
+            state.starts_with(&format!("\"api\";r={remaining};t=")),
+            "{state}"
+        );
+    }
+    let refused = get(&app, "/api/v1/users/me", &alice_token).await;
+    assert_eq!(refused.status(), 429);
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(refused.headers()["ratelimit-policy"], "\"api\";q=3;w=60");
+    let state = refused.headers()["ratelimit"].to_str().unwrap();
+    assert!(state.starts_with("\"api\";r=0;t="), "{state}");
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["status"], 429);
+
+    // The quota is the caller's: another user of the same client still gets in.
+    let bob_token = user_token(&app, &bob, USER_SCOPES).unwrap();
+    let response = get(&app, "/api/v1/users/me", &bob_token).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["id"], bob.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_list_has_a_strong_etag_and_answers_304_with_ratelimit_headers() {
+    let app = spawn_app().await.unwrap();
+    let (admin, _) = registered_user(&app).await.unwrap();
+    make_admin(&admin).await.unwrap();
+    let token = user_token(&app, &admin, ADMIN_SCOPES).unwrap();
+    // The oldest accounts of the shared database: a page other tests do not change.
+    let path = "/api/v1/users?limit=2&sort=created_at";
+    let first = get(&app, path, &token).await;
+    assert_eq!(first.status(), 200);
+    let policy = first.headers()["ratelimit-policy"].to_str().unwrap();
+    assert!(policy.starts_with("\"api\";q="), "{policy}");
+    assert!(first.headers().contains_key("ratelimit"));
+    let tag = etag(&first);
+    assert!(tag.starts_with('"') && tag.ends_with('"'), "strong: {tag}");
+    let body = first.bytes().await.unwrap();
+
+    let again = get(&app, path, &token).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(etag(&again), tag, "the same page has the same tag");
+    assert_eq!(again.bytes().await.unwrap(), body);
+
+    let conditional = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(&token)
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(conditional.status(), 304);
+    assert_eq!(etag(&conditional), tag);
+    assert_eq!(conditional.headers()["cache-control"], "private, no-store");
+    assert!(conditional.headers().contains_key("ratelimit"));
+    assert!(conditional.bytes().await.unwrap().is_empty());
+
+    // Another page (or another tag) is sent in full.
+    let other = app
+        .client
+        .get(app.url("/api/v1/users?limit=1&sort=created_at"))
+        .bearer_auth(&token)
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+    assert_ne!(etag(&other), tag);
+}
