@@ -1756,7 +1756,8 @@ paths["/api/v1/users"] = {
         "listUsers",
         "users",
         "List users",
-        "Every account, newest first, keyset-paginated. Admin only.",
+        "Every account, newest first, keyset-paginated. Admin only. The page carries a "
+        "strong `ETag` of its bytes (`If-None-Match` → 304).",
         scoped("admin"),
         {
             "200": ok(
@@ -1773,9 +1774,10 @@ paths["/api/v1/users"] = {
                 },
                 USER_HEADERS,
             ),
-            **shared(*AUTH_ERRORS, *READ_ERRORS),
+            **shared(*AUTH_ERRORS, "NotModified", *READ_ERRORS),
         },
         parameters=[
+            P("IfNoneMatch"),
             P("Limit"),
             P("Cursor"),
             {
@@ -1848,7 +1850,7 @@ paths["/api/v1/users/{id}"] = {
         "Deletes the account; 409 while it still has orders.",
         scoped("users:write"),
         {
-            "204": ok("Deleted.", extra_headers=["Cache-Control"]),
+            "204": ok("Deleted.", extra_headers=["Cache-Control", *LIMIT_HEADERS]),
             **shared(
                 *AUTH_ERRORS,
                 "NotFound",
@@ -2268,6 +2270,11 @@ for path, item in paths.items():
             limit.update(policy="orders", key=CALLER)
         elif path == "/api/v1/users" and method == "post":
             limit.update(policy="register")
+        elif path.startswith("/api/v1/users"):
+            limit.update(
+                policy="api",
+                key="caller: the token's client_id and subject, else client address",
+            )
         elif path == "/oauth2/token":
             limit.update(policy="token")
         elif op["operationId"] != "postLogin":
