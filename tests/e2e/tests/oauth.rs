@@ -1335,6 +1335,100 @@ async fn the_token_endpoint_is_rate_limited_per_address() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn jwks_discovery_and_introspection_share_a_per_address_limit_with_ratelimit_headers() {
+    let app = spawn_app_with(Settings::default().variable("rate_limit_per_minute", "3"))
+        .await
+        .unwrap();
+    let client = insert_client(ClientSpec::confidential()).await.unwrap();
+    let jwks = app
+        .client
+        .get(app.url("/oauth2/jwks"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jwks.status(), 200);
+    assert_eq!(jwks.headers()["ratelimit-policy"], "\"oauth\";q=3;w=60");
+    let remaining = jwks.headers()["ratelimit"].to_str().unwrap().to_owned();
+    assert!(remaining.starts_with("\"oauth\";r=2;t="), "{remaining}");
+    let discovery = app
+        .client
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(discovery.status(), 200);
+    assert!(
+        discovery.headers()["ratelimit"]
+            .to_str()
+            .unwrap()
+            .starts_with("\"oauth\";r=1;t=")
+    );
+    let introspect = post_form(
+        &app,
+        "/oauth2/introspect",
+        Auth::of(&client),
+        &[("token", "not-a-token")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(introspect.status(), 200);
+    assert!(
+        introspect.headers()["ratelimit"]
+            .to_str()
+            .unwrap()
+            .starts_with("\"oauth\";r=0;t=")
+    );
+    assert_eq!(
+        introspect.json::<Value>().await.unwrap(),
+        json!({ "active": false })
+    );
+
+    for path in ["/oauth2/introspect", "/oauth2/jwks"] {
+        let response = if path == "/oauth2/jwks" {
+            app.client.get(app.url(path)).send().await.unwrap()
+        } else {
+            post_form(&app, path, Auth::of(&client), &[("token", "not-a-token")])
+                .await
+                .unwrap()
+        };
+        assert_eq!(response.status(), 429, "{path}");
+        let retry_after: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry_after), "{path}: {retry_after}");
+        assert_eq!(response.headers()["ratelimit-policy"], "\"oauth\";q=3;w=60");
+        assert!(
+            response.headers()["ratelimit"]
+                .to_str()
+                .unwrap()
+                .starts_with("\"oauth\";r=0;t="),
+            "{path}"
+        );
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["status"], 429, "{path}");
+    }
+
+    // The token endpoint counts on its own policy.
+    let token = post_form(
+        &app,
+        "/oauth2/token",
+        Auth::of(&client),
+        &[("grant_type", "password")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(token.status(), 400);
+    assert_eq!(token.headers()["ratelimit-policy"], "\"token\";q=3;w=60");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_api_accepts_an_issued_token_and_refuses_it_once_revoked() {
     let app = spawn_app().await.unwrap();
     let client = insert_client(ClientSpec::confidential()).await.unwrap();
