@@ -1422,6 +1422,10 @@ REDIRECT = {
     "(RFC 6749 §4.1.2.1) once the client and redirect URI are known to be valid.",
     "headers": headers("Location", "Cache-Control", "Set-Cookie"),
 }
+AUTHORIZE_REDIRECT = {
+    **REDIRECT,
+    "headers": headers("Location", "Cache-Control", "Set-Cookie", *LIMIT_HEADERS),
+}
 paths["/oauth2/authorize"] = {
     "get": operation(
         "authorize",
@@ -1431,11 +1435,11 @@ paths["/oauth2/authorize"] = {
         "unregistered redirect URI is never redirected to: that is a 400 page.",
         PUBLIC,
         {
-            "302": REDIRECT,
-            "303": REDIRECT,
+            "302": AUTHORIZE_REDIRECT,
+            "303": AUTHORIZE_REDIRECT,
             "400": {
                 "description": "Unknown client or redirect URI (not redirected).",
-                "headers": headers("Cache-Control"),
+                "headers": headers("Cache-Control", *LIMIT_HEADERS),
                 "content": {
                     HTML: {"schema": {"type": "string"}},
                     PROBLEM_JSON: {"schema": schema("Problem")},
@@ -1562,7 +1566,7 @@ USERINFO_OP = dict(
                 "email_verified": False,
                 "name": "Ada Lovelace",
             },
-            ["Cache-Control"],
+            ["Cache-Control", *LIMIT_HEADERS],
         ),
         "401": {
             "description": "No or an invalid access token (RFC 6750 §3).",
@@ -1604,7 +1608,7 @@ paths["/oauth2/jwks"] = {
         {
             "200": {
                 "description": "The key set.",
-                "headers": headers("Cache-Control"),
+                "headers": headers("Cache-Control", *LIMIT_HEADERS),
                 "content": {
                     JSON: {
                         "schema": schema("Jwks"),
@@ -1642,7 +1646,11 @@ paths["/login"] = {
         PUBLIC,
         {
             "200": ok(
-                "The form.", {"type": "string"}, None, ["Cache-Control", "Set-Cookie"], media=HTML
+                "The form.",
+                {"type": "string"},
+                None,
+                ["Cache-Control", "Set-Cookie", *LIMIT_HEADERS],
+                media=HTML,
             ),
             "400": {
                 "description": "No or an invalid pending authorization request.",
@@ -2076,9 +2084,10 @@ paths["/api/v1/users/{id}/orders"] = {
         "listUserOrders",
         "orders",
         "List a user's orders",
-        "Your orders (any user's with `admin`), newest first, keyset-paginated, with "
-        "status filter, sort and field selection from allow-lists. Someone else's list "
-        "is 403/404.",
+        "Your orders (any user's with `admin`), newest first, keyset-paginated (`next` "
+        "and `prev` links carry signed cursors; `prev` leads back through the same pages), "
+        "with status filter, sort and field selection from allow-lists. Someone else's "
+        "list is 403/404.",
         scoped("orders:read"),
         {
             "200": ok(
@@ -2095,8 +2104,17 @@ paths["/api/v1/users/{id}/orders"] = {
                     ],
                     "_links": {
                         "self": {
-                            "href": f"/api/v1/users/{USER_ID_EXAMPLE}/orders?limit=20&sort=-created_at"
-                        }
+                            "href": f"/api/v1/users/{USER_ID_EXAMPLE}/orders?limit=20"
+                            "&sort=-created_at&cursor=eyJrIjoxfQ.sig"
+                        },
+                        "next": {
+                            "href": f"/api/v1/users/{USER_ID_EXAMPLE}/orders?limit=20"
+                            "&sort=-created_at&cursor=eyJrIjoyfQ.sig"
+                        },
+                        "prev": {
+                            "href": f"/api/v1/users/{USER_ID_EXAMPLE}/orders?limit=20"
+                            "&sort=-created_at&cursor=eyJrIjozLCJiIjp0cnVlfQ.sig"
+                        },
                     },
                 },
                 ORDER_HEADERS,
@@ -2259,6 +2277,7 @@ paths["/docs"] = {
 # ------------------------------------------------------------------ rate-limit policies
 # The policy name each component announces in `RateLimit-Policy` and whom it counts.
 CALLER = "OAuth client (the token's client_id), else client address"
+IDENTITY_ADDRESS = "client address (the whole IP, port dropped)"
 for path, item in paths.items():
     for method, op in item.items():
         if method == "parameters":
@@ -2276,7 +2295,13 @@ for path, item in paths.items():
                 key="caller: the token's client_id and subject, else client address",
             )
         elif path == "/oauth2/token":
-            limit.update(policy="token")
+            limit.update(policy="token", key=IDENTITY_ADDRESS)
+        elif (
+            path.startswith(("/oauth2/", "/.well-known/"))
+            or op["operationId"] == "getLogin"
+        ):
+            # identity's per-address policy for every route without one of its own.
+            limit.update(policy="oauth", key=IDENTITY_ADDRESS)
         elif op["operationId"] != "postLogin":
             # No quota of its own in the component today (see the report of the
             # contract work): say so rather than promise one.
