@@ -15,7 +15,7 @@
 //! - `GET /api/v1/users`: admin list (scope `admin`; others 403), keyset pagination
 //!   (`limit` 1–100, default 20), HMAC-signed opaque `cursor` (tampered → 400),
 //!   `status` filter, `sort` = `created_at` | `-created_at` (default), `_links`
-//!   self/next/prev.
+//!   self/next/prev. The page has a strong `ETag` of its bytes (`If-None-Match` → 304).
 //! - `GET /api/v1/users/{id}` (`users:read`): own account or `admin`; anyone else's id
 //!   is a 404, like a missing one (OWASP API1). `me` is the caller's own id; a client
 //!   credentials token has no user → 403.
@@ -30,8 +30,14 @@
 //! `If-None-Match` → 304) and `Cache-Control: private, no-store`; none has the
 //! password hash. Other methods → 405 + `Allow`.
 //!
+//! Every route but registration is rate limited per caller (policy `api`,
+//! `rate_limit_per_minute` per one-minute window; the caller is the token's
+//! `client_id` and subject, or the client address without a token): every answer
+//! after the check, errors included, carries `RateLimit-Policy`/`RateLimit`; beyond
+//! the quota it is 429 + `Retry-After`.
+//!
 //! Entity tags and `If-None-Match`/`If-Match` use `edge_http::conditional` (so the
-//! edge's `-gzip`/`-br` tag suffix still matches); the registration limit uses
+//! edge's `-gzip`/`-br` tag suffix still matches); the rate limits use
 //! `edge_http::rate_limit` (fails open, logged, when the shared store is down).
 //!
 //! Layers: `entry` (wasm only) → [`handlers`] → [`service`] → [`repository`] (SQL via
