@@ -2277,7 +2277,6 @@ paths["/docs"] = {
 # ------------------------------------------------------------------ rate-limit policies
 # The policy name each component announces in `RateLimit-Policy` and whom it counts.
 CALLER = "OAuth client (the token's client_id), else client address"
-IDENTITY_ADDRESS = "client address (the whole IP, port dropped)"
 for path, item in paths.items():
     for method, op in item.items():
         if method == "parameters":
@@ -2295,13 +2294,13 @@ for path, item in paths.items():
                 key="caller: the token's client_id and subject, else client address",
             )
         elif path == "/oauth2/token":
-            limit.update(policy="token", key=IDENTITY_ADDRESS)
+            limit.update(policy="token")
         elif (
             path.startswith(("/oauth2/", "/.well-known/"))
             or op["operationId"] == "getLogin"
         ):
             # identity's per-address policy for every route without one of its own.
-            limit.update(policy="oauth", key=IDENTITY_ADDRESS)
+            limit.update(policy="oauth")
         elif op["operationId"] != "postLogin":
             # No quota of its own in the component today (see the report of the
             # contract work): say so rather than promise one.

@@ -2,13 +2,14 @@
 //! `GET|POST /login` that completes it.
 
 use bytes::Bytes;
+use edge_http::rate_limit::{Decision, RateLimitPolicy};
 use edge_http::{ApiError, EdgeResponse, HandlerResult, RequestContext, bytes_response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use store::BreakerStore;
 use tokens::ScopeSet;
 
-use crate::endpoints::{client_ip, kv_failure, store_failure};
+use crate::endpoints::{kv_failure, store_failure};
 use crate::form::Form;
 use crate::html::{self, LoginForm};
 use crate::model::{ClientRecord, Env, NewCode, Repository, UserRecord};
@@ -486,25 +487,18 @@ pub async fn login<R: Repository, K: BreakerStore>(
     )
 }
 
-/// 429 with `Retry-After` and the RateLimit headers, as an HTML page.
-fn throttled(limit: u64, reset_secs: u64) -> HandlerResult {
+/// 429 with `Retry-After` and the RateLimit headers of the exhausted counter, as an
+/// HTML page.
+fn throttled(decision: &Decision) -> HandlerResult {
     let mut response = error_page(
         StatusCode::TOO_MANY_REQUESTS,
         "Too many attempts",
         "Too many sign-in attempts. Wait a minute and try again.",
     );
-    let headers = response.headers_mut();
-    headers.insert(header::RETRY_AFTER, HeaderValue::from(reset_secs));
-    headers.insert(
-        "ratelimit-policy",
-        HeaderValue::from_str(&rate_limit::policy_header("login", limit))
-            .map_err(ApiError::internal)?,
-    );
-    headers.insert(
-        "ratelimit",
-        HeaderValue::from_str(&rate_limit::limit_header("login", 0, reset_secs))
-            .map_err(ApiError::internal)?,
-    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(decision.reset_secs));
+    decision.finish(&mut response);
     Ok(response)
 }
 
@@ -550,22 +544,15 @@ async fn login_submit<R: Repository, K: BreakerStore>(
 
     // Throttling per client address and per account (STANDARDS §4), counted for every
     // attempt, before any password work.
-    let limit = env.config.login_attempts_per_minute;
-    let window = rate_limit::window(env.now);
-    let prefix = &env.config.kv_prefix;
-    let ip = client_ip(request.headers());
-    let by_addr = rate_limit::counter_key(prefix, "login:addr", &ip, window);
-    let by_account = rate_limit::counter_key(
-        prefix,
-        "login:acct",
-        &rate_limit::account_subject(email),
-        window,
-    );
-    let addr_count = env.kv.increment(&by_addr, 1).await.map_err(kv_failure)?;
-    let account_count = env.kv.increment(&by_account, 1).await.map_err(kv_failure)?;
-    let count = u64::try_from(addr_count.max(account_count)).unwrap_or(u64::MAX);
-    if count > limit {
-        return throttled(limit, window.reset_secs);
+    let policy =
+        RateLimitPolicy::per_minute(rate_limit::LOGIN, env.config.login_attempts_per_minute);
+    let by_addr =
+        rate_limit::check_strict(env, &policy, &rate_limit::address(request.headers())).await?;
+    let by_account = rate_limit::check_strict(env, &policy, &rate_limit::account(email)).await?;
+    for decision in [&by_addr, &by_account] {
+        if !decision.allowed {
+            return throttled(decision);
+        }
     }
 
     let Some(client) = pending_client(env, &pending).await? else {

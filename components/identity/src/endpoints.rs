@@ -2,6 +2,7 @@
 //! introspection (RFC 7662), userinfo (OIDC Core §5.3), discovery (RFC 8414) and JWKS.
 
 use bytes::Bytes;
+use edge_http::rate_limit::RateLimitPolicy;
 use edge_http::{
     ApiError, EdgeResponse, HandlerResult, RequestContext, bytes_response, json_response,
 };
@@ -92,15 +93,6 @@ pub fn respond(result: Result<EdgeResponse, Failure>) -> HandlerResult {
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// The client's IP (`spin-client-addr`, port dropped).
-pub fn client_ip(headers: &HeaderMap) -> String {
-    rate_limit::client_ip(
-        headers
-            .get("spin-client-addr")
-            .and_then(|v| v.to_str().ok()),
-    )
 }
 
 fn parse_form(request: &http::Request<Bytes>) -> Result<Form, Failure> {
@@ -295,32 +287,16 @@ pub async fn token<R: Repository, K: BreakerStore>(
 ) -> HandlerResult {
     edge_http::require_method(request.method(), &[Method::POST])?;
     // Per-address limit (STANDARDS §12), before any work.
-    let limit = env.config.rate_limit_per_minute;
-    let window = rate_limit::window(env.now);
-    let ip = client_ip(request.headers());
-    let key = rate_limit::counter_key(&env.config.kv_prefix, "token:addr", &ip, window);
-    let count = env.kv.increment(&key, 1).await.map_err(kv_failure)?;
-    let count = u64::try_from(count).unwrap_or(u64::MAX);
-    let mut response = if count > limit {
-        ApiError::TooManyRequests {
-            retry_after_secs: window.reset_secs,
-        }
-        .to_response(context.request_id())
-    } else {
+    let policy = RateLimitPolicy::per_minute(rate_limit::TOKEN, env.config.rate_limit_per_minute);
+    let decision =
+        rate_limit::check_strict(env, &policy, &rate_limit::address(request.headers())).await?;
+    let mut response = if decision.allowed {
         respond(token_grant(env, request).await)?
+    } else {
+        rate_limit::too_many(&decision).to_response(context.request_id())
     };
     no_store(&mut response);
-    let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&rate_limit::policy_header("token", limit)) {
-        headers.insert("ratelimit-policy", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&rate_limit::limit_header(
-        "token",
-        limit.saturating_sub(count),
-        window.reset_secs,
-    )) {
-        headers.insert("ratelimit", v);
-    }
+    decision.finish(&mut response);
     Ok(response)
 }
 

@@ -17,8 +17,8 @@
 //! Layers: `entry` (wasm only: variables, store wiring) → [`router`] → [`endpoints`] /
 //! [`authorize`] (HTTP mapping + rules over the [`model::Repository`] trait) →
 //! [`repository`] (SQL via `store`). The parsers ([`form`], [`pkce`], [`client_auth`],
-//! [`redirect`], [`signed`], [`rate_limit`], [`scopes`]) are plain functions, unit-tested
-//! natively.
+//! [`redirect`], [`signed`], [`scopes`]) are plain functions, unit-tested natively;
+//! [`rate_limit`] holds the policies (`oauth`, `token`, `login`) on edge-http's limiter.
 //!
 //! Every registered client is first-party: the operator registers clients in the
 //! database, so users are not asked for consent.

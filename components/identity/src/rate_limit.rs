@@ -1,107 +1,99 @@
-//! Fixed-window counters in the shared key-value store (STANDARDS §12) and the IETF
-//! httpapi `RateLimit-Policy` / `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers).
+//! identity's rate limits (STANDARDS §12) on edge-http's fixed-window limiter
+//! ([`edge_http::rate_limit`]): counters in the shared key-value store under
+//! `{kv_prefix}:rl:{policy}:{subject}:{window}`, the IETF httpapi `RateLimit-Policy` /
+//! `RateLimit` headers and 429 + `Retry-After`.
+//!
+//! Policies, all per minute: `oauth` (`rate_limit_per_minute` per client address, every
+//! route without a policy of its own), `token` (the same quota, its own counter) and
+//! `login` (`login_attempts_per_minute` sign-in attempts per address and per account).
 
-use std::net::{IpAddr, SocketAddr};
+use edge_http::ApiError;
+use edge_http::rate_limit::{
+    Decision, RateLimitPolicy, RateLimiter, client_subject, hashed_subject,
+};
+use http::HeaderMap;
+use store::BreakerStore;
 
-use sha2::{Digest, Sha256};
+use crate::model::Env;
 
-/// Every window is one minute.
-pub const WINDOW_SECS: u64 = 60;
+/// Every route without a policy of its own.
+pub const OAUTH: &str = "oauth";
+/// `POST /oauth2/token`.
+pub const TOKEN: &str = "token";
+/// `POST /login`.
+pub const LOGIN: &str = "login";
 
-/// A fixed window: its number and the seconds left in it (at least 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    /// `now / 60`: part of the counter key.
-    pub index: u64,
-    /// Seconds until the window ends (the `t` parameter and `Retry-After`).
-    pub reset_secs: u64,
+/// The client-address subject: `addr:` + the IPv4 address or the IPv6 /64 (port
+/// dropped: one address is one client whatever port it comes from).
+pub fn address(headers: &HeaderMap) -> String {
+    format!("addr:{}", client_subject(headers))
 }
 
-/// The window `now` (seconds since the epoch) falls in.
-pub fn window(now: u64) -> Window {
-    Window {
-        index: now / WINDOW_SECS,
-        reset_secs: (WINDOW_SECS - now % WINDOW_SECS).max(1),
+/// The account subject: `acct:` + a hash of the normalised email, so addresses never sit
+/// in the key-value store in clear.
+pub fn account(email: &str) -> String {
+    format!("acct:{}", hashed_subject(&email.trim().to_lowercase()))
+}
+
+fn limiter<R, K>(env: &Env<'_, R, K>) -> RateLimiter {
+    RateLimiter::new(env.config.kv_prefix.as_str())
+}
+
+/// Counts one request for `subject`; fails open (allowed, logged) when the key-value
+/// store is unreachable: a Redis outage must not take discovery and JWKS down.
+pub async fn check<R, K: BreakerStore>(
+    env: &Env<'_, R, K>,
+    policy: &RateLimitPolicy,
+    subject: &str,
+) -> Decision {
+    limiter(env).check(env.kv, policy, subject, env.now).await
+}
+
+/// Counts one request for `subject`; 503 + `Retry-After` when the key-value store is
+/// unreachable (token and sign-in attempts are never let through unthrottled).
+pub async fn check_strict<R, K: BreakerStore>(
+    env: &Env<'_, R, K>,
+    policy: &RateLimitPolicy,
+    subject: &str,
+) -> Result<Decision, ApiError> {
+    limiter(env)
+        .check_strict(env.kv, policy, subject, env.now)
+        .await
+}
+
+/// A 429 for a refused `decision`, without its RateLimit headers (the caller adds them
+/// with [`Decision::finish`] after any other header work).
+pub fn too_many(decision: &Decision) -> ApiError {
+    ApiError::TooManyRequests {
+        retry_after_secs: decision.reset_secs,
     }
-}
-
-/// The counter key of `subject` in a policy: `{prefix}:rl:{policy}:{subject}:{window}`.
-pub fn counter_key(prefix: &str, policy: &str, subject: &str, window: Window) -> String {
-    format!("{prefix}:rl:{policy}:{subject}:{}", window.index)
-}
-
-/// The client's IP from Spin's `spin-client-addr` (`ip:port`, `[v6]:port`), without the
-/// port: one address is one client whatever port it comes from.
-pub fn client_ip(addr: Option<&str>) -> String {
-    addr.and_then(|a| {
-        a.parse::<SocketAddr>()
-            .map(|s| s.ip())
-            .or_else(|_| a.parse::<IpAddr>())
-            .ok()
-    })
-    .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
-}
-
-/// Hex SHA-256 of an account name, so emails never sit in the key-value store in clear.
-pub fn account_subject(email: &str) -> String {
-    let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `RateLimit-Policy: "<name>";q=<quota>;w=60`.
-pub fn policy_header(name: &str, quota: u64) -> String {
-    format!("\"{name}\";q={quota};w={WINDOW_SECS}")
-}
-
-/// `RateLimit: "<name>";r=<remaining>;t=<reset>`.
-pub fn limit_header(name: &str, remaining: u64, reset_secs: u64) -> String {
-    format!("\"{name}\";r={remaining};t={reset_secs}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
-    #[test]
-    fn windows_are_minutes() {
-        assert_eq!(
-            window(120),
-            Window {
-                index: 2,
-                reset_secs: 60
-            }
-        );
-        assert_eq!(
-            window(179),
-            Window {
-                index: 2,
-                reset_secs: 1
-            }
-        );
-        assert_eq!(
-            counter_key("t1", "login:acct", "ab", window(61)),
-            "t1:rl:login:acct:ab:1"
-        );
+    fn headers(addr: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("spin-client-addr", HeaderValue::from_str(addr).unwrap());
+        headers
     }
 
     #[test]
-    fn the_client_ip_drops_the_port() {
-        assert_eq!(client_ip(Some("127.0.0.1:5000")), "127.0.0.1");
-        assert_eq!(client_ip(Some("[::1]:5000")), "::1");
-        assert_eq!(client_ip(Some("10.0.0.1")), "10.0.0.1");
-        assert_eq!(client_ip(Some("nonsense")), "unknown");
-        assert_eq!(client_ip(None), "unknown");
+    fn the_address_subject_drops_the_port_and_groups_ipv6_by_64() {
+        assert_eq!(address(&headers("127.0.0.1:5000")), "addr:127.0.0.1");
+        assert_eq!(
+            address(&headers("[2001:db8:1:2:3:4:5:6]:5000")),
+            "addr:2001:db8:1:2::/64"
+        );
+        assert_eq!(address(&HeaderMap::new()), "addr:unknown");
     }
 
     #[test]
     fn accounts_are_hashed_case_insensitively() {
-        assert_eq!(account_subject("A@x.io "), account_subject("a@x.io"));
-        assert_eq!(account_subject("a@x.io").len(), 64);
-    }
-
-    #[test]
-    fn header_syntax() {
-        assert_eq!(policy_header("login", 10), "\"login\";q=10;w=60");
-        assert_eq!(limit_header("login", 0, 37), "\"login\";r=0;t=37");
+        assert_eq!(account("A@x.io "), account("a@x.io"));
+        assert!(!account("a@x.io").contains("x.io"));
+        assert!(account("a@x.io").len() <= edge_http::rate_limit::MAX_PLAIN_SUBJECT_BYTES);
     }
 }

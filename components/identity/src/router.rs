@@ -2,18 +2,15 @@
 //! per-address rate limit (STANDARDS §12).
 
 use bytes::Bytes;
+use edge_http::rate_limit::RateLimitPolicy;
 use edge_http::{ApiError, HandlerResult, RequestContext};
-use http::{HeaderName, HeaderValue, Method};
+use http::Method;
 use store::BreakerStore;
 
 use crate::authorize;
-use crate::endpoints::{self, kv_failure};
+use crate::endpoints;
 use crate::model::{Env, Repository};
 use crate::rate_limit;
-
-/// The policy of every route without one of its own (`RateLimit-Policy: "oauth";…`).
-/// The token endpoint has `token`, the login form post `login` (per address and account).
-pub const OAUTH_POLICY: &str = "oauth";
 
 /// Routes one request.
 pub async fn route<R: Repository, K: BreakerStore>(
@@ -27,27 +24,17 @@ pub async fn route<R: Repository, K: BreakerStore>(
     if own_policy {
         return dispatch(env, &path, request, context).await;
     }
-    let limit = env.config.rate_limit_per_minute;
-    let window = rate_limit::window(env.now);
-    let ip = endpoints::client_ip(request.headers());
-    let key = rate_limit::counter_key(&env.config.kv_prefix, "oauth:addr", &ip, window);
-    let count = env.kv.increment(&key, 1).await.map_err(kv_failure)?;
-    let count = u64::try_from(count).unwrap_or(u64::MAX);
-    let headers = limit_headers(limit, limit.saturating_sub(count), window.reset_secs);
-    if count > limit {
-        return Err(ApiError::TooManyRequests {
-            retry_after_secs: window.reset_secs,
-        }
-        .with_headers(headers));
-    }
+    // The token endpoint has `token`, the login form post `login` (per address and
+    // account); every other route counts on `oauth`.
+    let policy = RateLimitPolicy::per_minute(rate_limit::OAUTH, env.config.rate_limit_per_minute);
+    let decision = rate_limit::check(env, &policy, &rate_limit::address(request.headers())).await;
+    decision.enforce()?;
     match dispatch(env, &path, request, context).await {
         Ok(mut response) => {
-            for (name, value) in headers {
-                response.headers_mut().insert(name, value);
-            }
+            decision.finish(&mut response);
             Ok(response)
         }
-        Err(error) => Err(error.with_headers(headers)),
+        Err(error) => Err(error.with_headers(decision.headers())),
     }
 }
 
@@ -56,22 +43,6 @@ fn normalized(path: &str) -> &str {
         "" => "/",
         trimmed => trimmed,
     }
-}
-
-/// `RateLimit-Policy` and `RateLimit` of the `oauth` policy.
-fn limit_headers(limit: u64, remaining: u64, reset_secs: u64) -> Vec<(HeaderName, HeaderValue)> {
-    let mut headers = Vec::with_capacity(2);
-    if let Ok(v) = HeaderValue::from_str(&rate_limit::policy_header(OAUTH_POLICY, limit)) {
-        headers.push((HeaderName::from_static("ratelimit-policy"), v));
-    }
-    if let Ok(v) = HeaderValue::from_str(&rate_limit::limit_header(
-        OAUTH_POLICY,
-        remaining,
-        reset_secs,
-    )) {
-        headers.push((HeaderName::from_static("ratelimit"), v));
-    }
-    headers
 }
 
 async fn dispatch<R: Repository, K: BreakerStore>(
