@@ -15,6 +15,7 @@ use bytes::Bytes;
 use domain::ProductId;
 use edge_http::conditional::{ETag, check_if_none_match, not_modified_for, require_if_match};
 use edge_http::query::{QueryParams, QueryRules};
+use edge_http::rate_limit::{RateLimitPolicy, RateLimiter, client_subject};
 use edge_http::{
     APPLICATION_JSON, ApiError, FieldError, HandlerResult, Links, RequestContext, attach_log_cause,
     bytes_response, empty_response, negotiate, require_content_type, require_method,
@@ -27,18 +28,17 @@ use crate::cursor::CursorCodec;
 use crate::json::{JsonError, parse_strict};
 use crate::model::{Product, merge_patch, parse_draft};
 use crate::query;
-use crate::rate_limit::{self, Caller};
 use crate::service::{self, Catalogue, CatalogueError, ListQuery, Page};
 use crate::view::{COLLECTION_PATH, product_path, product_view};
 
 /// The collection route as Spin matches it.
 pub const COLLECTION_ROUTE: &str = "/api/v1/products";
+/// The rate-limit policy name (`RateLimit-Policy: "products";q=…;w=60`).
+pub const POLICY: &str = "products";
 /// The item route as Spin matches it.
 pub const ITEM_ROUTE: &str = "/api/v1/products/:id";
 /// Spin's header carrying the `:id` path segment.
 pub const PATH_ID_HEADER: &str = "spin-path-match-id";
-/// Spin's header carrying the client's address.
-pub const CLIENT_ADDR_HEADER: &str = "spin-client-addr";
 /// The scope every write needs.
 pub const WRITE_SCOPE: &str = "products:write";
 /// Largest request body, in bytes (413 beyond, enforced by the edge).
@@ -91,34 +91,21 @@ pub async fn route<C: Catalogue, K: BreakerStore>(
     request: http::Request<Bytes>,
     context: RequestContext,
 ) -> HandlerResult {
-    let caller = Caller::identify(
-        context.principal().map(|p| p.client_id.as_str()),
-        request
-            .headers()
-            .get(CLIENT_ADDR_HEADER)
-            .and_then(|v| v.to_str().ok()),
-    );
-    let now_secs = u64::try_from(deps.now_micros / 1_000_000).unwrap_or(0);
-    let decision = match rate_limit::count(
-        deps.kv,
-        &deps.settings.kv_prefix,
-        &caller,
-        deps.settings.rate_limit_per_minute,
-        now_secs,
-    )
-    .await
-    {
-        Ok(decision) => Some(decision),
-        Err(e) => {
-            eprintln!("products: rate limit store failed, letting the request through: {e}");
-            None
-        }
+    // Per OAuth client when a token came, else per client address; the counters live in
+    // the shared store under the app's `kv_prefix` (edge_http::rate_limit; fails open when
+    // the store is down, with the cause in the log line).
+    let subject = match context.principal() {
+        Some(principal) => format!("c:{}", principal.client_id),
+        None => format!("a:{}", client_subject(request.headers())),
     };
-    let result = match &decision {
-        Some(d) if !d.allowed => Err(ApiError::TooManyRequests {
-            retry_after_secs: d.reset_secs,
-        }),
-        _ => dispatch(deps, &request, &context).await,
+    let policy = RateLimitPolicy::per_minute(POLICY, deps.settings.rate_limit_per_minute);
+    let now_secs = u64::try_from(deps.now_micros / 1_000_000).unwrap_or(0);
+    let decision = RateLimiter::new(deps.settings.kv_prefix.as_str())
+        .check(deps.kv, &policy, &subject, now_secs)
+        .await;
+    let result = match decision.enforce() {
+        Ok(()) => dispatch(deps, &request, &context).await,
+        Err(refused) => Err(refused),
     };
     let mut response = match result {
         Ok(response) => response,
@@ -130,9 +117,7 @@ pub async fn route<C: Catalogue, K: BreakerStore>(
             response
         }
     };
-    if let Some(decision) = decision {
-        decision.write_headers(response.headers_mut());
-    }
+    decision.finish(&mut response);
     Ok(response)
 }
 

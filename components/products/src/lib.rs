@@ -23,7 +23,6 @@ pub mod handlers;
 pub mod json;
 pub mod model;
 pub mod query;
-pub mod rate_limit;
 pub mod repository;
 pub mod service;
 pub mod view;
