@@ -24,6 +24,32 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The issuer every test app is configured with (the `issuer` default in spin.toml).
+pub const ISSUER: &str = "http://127.0.0.1:3000";
+/// The audience of access tokens (the `audience` default in spin.toml).
+pub const AUDIENCE: &str = "http://127.0.0.1:3000/api";
+
+/// A pool on the application database as root: `ORDERLY_DB_ADMIN_URL` (default
+/// `mysql://root@127.0.0.1:3306`, its query string kept) and database `ORDERLY_DB_NAME`
+/// (default `orderly`). Tests write fixtures and read back state through it.
+pub fn admin_pool() -> Result<mysql_async::Pool> {
+    let url = std::env::var("ORDERLY_DB_ADMIN_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned());
+    let database = std::env::var("ORDERLY_DB_NAME").unwrap_or_else(|_| "orderly".to_owned());
+    let rest = url
+        .strip_prefix("mysql://")
+        .context("admin URL must be mysql://")?;
+    let (authority, query) = match rest.split_once('/') {
+        Some((authority, path)) => (authority, path.split_once('?').map(|(_, q)| q)),
+        None => (rest, None),
+    };
+    let url = match query {
+        Some(query) => format!("mysql://{authority}/{database}?{query}"),
+        None => format!("mysql://{authority}/{database}"),
+    };
+    Ok(mysql_async::Pool::new(mysql_async::Opts::from_url(&url)?))
+}
+
 /// The components with their own MariaDB account (`ORDERLY_TEST_<NAME>_DB_URL`, set by
 /// `cargo xtask test`).
 pub const DB_COMPONENTS: &[&str] = &["health", "identity", "users", "products", "orders"];
@@ -132,6 +158,29 @@ impl TestApp {
     /// Absolute URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// An RFC 9068 access token for `sub`, issued to `client_id` with `scope`, signed with
+    /// this app's key (15 minutes). A token whose `sub` equals its `client_id` is a client
+    /// credentials token.
+    pub fn access_token(&self, sub: &str, client_id: &str, scope: &str) -> Result<String> {
+        use tokens::{AccessClaims, Kid, ScopeSet, SigningKey, issue_access_token, random_jti};
+        let kid = Kid::new(TEST_KID).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let key = SigningKey::from_pkcs8_pem(&self.settings.signing_key_pem, Some(kid))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
+        let claims = AccessClaims::new(
+            ISSUER,
+            sub,
+            AUDIENCE,
+            client_id,
+            ScopeSet::parse(scope).map_err(|e| anyhow::anyhow!("{e}"))?,
+            random_jti().map_err(|e| anyhow::anyhow!("{e}"))?,
+            now,
+        );
+        issue_access_token(&key, &claims).map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
 

@@ -4,38 +4,19 @@
 
 use anyhow::{Context, Result, bail};
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
+use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Pool};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{TestApp, unique};
 
-/// The issuer every test app is configured with (spin.toml default).
-pub const ISSUER: &str = "http://127.0.0.1:3000";
-/// The audience of access tokens (spin.toml default).
-pub const AUDIENCE: &str = "http://127.0.0.1:3000/api";
+pub use crate::AUDIENCE;
+pub use crate::ISSUER;
 /// A redirect URI nobody listens on (the tests read the `Location` header only).
 pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
-/// A pool on the application database as root (`ORDERLY_DB_ADMIN_URL`).
-pub fn admin_pool() -> Result<Pool> {
-    let url = std::env::var("ORDERLY_DB_ADMIN_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned());
-    let database = std::env::var("ORDERLY_DB_NAME").unwrap_or_else(|_| "orderly".to_owned());
-    let rest = url
-        .strip_prefix("mysql://")
-        .context("admin URL must be mysql://")?;
-    let (authority, query) = match rest.split_once('/') {
-        Some((authority, path)) => (authority, path.split_once('?').map(|(_, q)| q)),
-        None => (rest, None),
-    };
-    let url = match query {
-        Some(query) => format!("mysql://{authority}/{database}?{query}"),
-        None => format!("mysql://{authority}/{database}"),
-    };
-    Ok(Pool::new(mysql_async::Opts::from_url(&url)?))
-}
+pub use crate::admin_pool;
 
 /// An admin connection.
 pub async fn admin() -> Result<Conn> {

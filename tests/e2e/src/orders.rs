@@ -7,33 +7,14 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Pool};
 use uuid::Uuid;
 
-use crate::{TEST_KID, TestApp, unique};
+use crate::{TestApp, unique};
 
-/// The issuer every test app is configured with.
-pub const ISSUER: &str = "http://127.0.0.1:3000";
-/// The audience of access tokens.
-pub const AUDIENCE: &str = "http://127.0.0.1:3000/api";
+pub use crate::AUDIENCE;
+pub use crate::ISSUER;
 /// The scopes of an ordinary shopper's token.
 pub const SHOPPER_SCOPES: &str = "orders:read orders:write";
 
-/// A pool on the `orderly` database as root.
-pub fn admin_pool() -> Result<Pool> {
-    let url = std::env::var("ORDERLY_DB_ADMIN_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned());
-    let database = std::env::var("ORDERLY_DB_NAME").unwrap_or_else(|_| "orderly".to_owned());
-    let rest = url
-        .strip_prefix("mysql://")
-        .context("admin URL must be mysql://")?;
-    let (authority, query) = match rest.split_once('/') {
-        Some((authority, path)) => (authority, path.split_once('?').map(|(_, q)| q)),
-        None => (rest, None),
-    };
-    let url = match query {
-        Some(query) => format!("mysql://{authority}/{database}?{query}"),
-        None => format!("mysql://{authority}/{database}"),
-    };
-    Ok(Pool::new(mysql_async::Opts::from_url(&url)?))
-}
+pub use crate::admin_pool;
 
 async fn conn(pool: &Pool) -> Result<Conn> {
     pool.get_conn().await.context("admin connection")
@@ -176,23 +157,7 @@ pub fn token(app: &TestApp, sub: &str, scope: &str) -> Result<String> {
 
 /// An access token for `sub` issued to `client_id`.
 pub fn token_for_client(app: &TestApp, sub: &str, client_id: &str, scope: &str) -> Result<String> {
-    use tokens::{AccessClaims, Kid, ScopeSet, SigningKey, issue_access_token, random_jti};
-    let kid = Kid::new(TEST_KID).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let key = SigningKey::from_pkcs8_pem(&app.settings.signing_key_pem, Some(kid))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let claims = AccessClaims::new(
-        ISSUER,
-        sub,
-        AUDIENCE,
-        client_id,
-        ScopeSet::parse(scope).map_err(|e| anyhow::anyhow!("{e}"))?,
-        random_jti().map_err(|e| anyhow::anyhow!("{e}"))?,
-        now,
-    );
-    issue_access_token(&key, &claims).map_err(|e| anyhow::anyhow!("{e}"))
+    app.access_token(sub, client_id, scope)
 }
 
 /// `{"items":[{"product_id":…,"quantity":…}…]}`.

@@ -7,55 +7,19 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Pool};
 use uuid::Uuid;
 
-use crate::{TEST_KID, TestApp, unique};
+use crate::{TestApp, unique};
 
-/// The issuer every test app is configured with.
-pub const ISSUER: &str = "http://127.0.0.1:3000";
-/// The audience of access tokens.
-pub const AUDIENCE: &str = "http://127.0.0.1:3000/api";
+pub use crate::AUDIENCE;
+pub use crate::ISSUER;
 
 /// The scope catalogue writes need.
 pub const WRITE_SCOPE: &str = "products:write";
 
-/// A pool on the `orderly` database as root (`ORDERLY_DB_ADMIN_URL`, database
-/// `ORDERLY_DB_NAME` or `orderly`).
-pub fn admin_pool() -> Result<Pool> {
-    let url = std::env::var("ORDERLY_DB_ADMIN_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned());
-    let database = std::env::var("ORDERLY_DB_NAME").unwrap_or_else(|_| "orderly".to_owned());
-    let rest = url
-        .strip_prefix("mysql://")
-        .context("admin URL must be mysql://")?;
-    let (authority, query) = match rest.split_once('/') {
-        Some((authority, path)) => (authority, path.split_once('?').map(|(_, q)| q)),
-        None => (rest, None),
-    };
-    let url = match query {
-        Some(query) => format!("mysql://{authority}/{database}?{query}"),
-        None => format!("mysql://{authority}/{database}"),
-    };
-    Ok(Pool::new(mysql_async::Opts::from_url(&url)?))
-}
+pub use crate::admin_pool;
 
 /// An access token (signed with the app's key) for a machine client with `scope`.
 pub fn token(app: &TestApp, scope: &str) -> Result<String> {
-    use tokens::{AccessClaims, Kid, ScopeSet, SigningKey, issue_access_token, random_jti};
-    let kid = Kid::new(TEST_KID).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let key = SigningKey::from_pkcs8_pem(&app.settings.signing_key_pem, Some(kid))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let claims = AccessClaims::new(
-        ISSUER,
-        "catalogue-admin",
-        AUDIENCE,
-        "products-e2e",
-        ScopeSet::parse(scope).map_err(|e| anyhow::anyhow!("{e}"))?,
-        random_jti().map_err(|e| anyhow::anyhow!("{e}"))?,
-        now,
-    );
-    issue_access_token(&key, &claims).map_err(|e| anyhow::anyhow!("{e}"))
+    app.access_token("catalogue-admin", "products-e2e", scope)
 }
 
 /// A token with `products:write`.

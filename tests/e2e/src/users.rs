@@ -7,12 +7,10 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts};
 use serde_json::{Value, json};
 
-use crate::{TEST_KID, TestApp, unique};
+use crate::{TestApp, unique};
 
-/// The issuer every test app is configured with.
-pub const ISSUER: &str = "http://127.0.0.1:3000";
-/// The audience of access tokens.
-pub const AUDIENCE: &str = "http://127.0.0.1:3000/api";
+pub use crate::AUDIENCE;
+pub use crate::ISSUER;
 /// What a signed-in user's browser token carries.
 pub const USER_SCOPES: &str = "users:read users:write";
 /// An administrator's token.
@@ -98,23 +96,7 @@ pub async fn make_admin(id: &str) -> Result<()> {
 /// An access token with `sub`, issued to `client_id`, with `scope`, signed by the app's key.
 /// A token whose `sub` equals its `client_id` is a client credentials token.
 pub fn access_token(app: &TestApp, sub: &str, client_id: &str, scope: &str) -> Result<String> {
-    use tokens::{AccessClaims, Kid, ScopeSet, SigningKey, issue_access_token, random_jti};
-    let kid = Kid::new(TEST_KID).map_err(|e| anyhow!("{e}"))?;
-    let key = SigningKey::from_pkcs8_pem(&app.settings.signing_key_pem, Some(kid))
-        .map_err(|e| anyhow!("{e}"))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let claims = AccessClaims::new(
-        ISSUER,
-        sub,
-        AUDIENCE,
-        client_id,
-        ScopeSet::parse(scope).map_err(|e| anyhow!("{e}"))?,
-        random_jti().map_err(|e| anyhow!("{e}"))?,
-        now,
-    );
-    issue_access_token(&key, &claims).map_err(|e| anyhow!("{e}"))
+    app.access_token(sub, client_id, scope)
 }
 
 /// A user's token (client `orderly-web`).

@@ -17,16 +17,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use orderly_e2e::oauth::{ClientSpec, basic, insert_client};
-use orderly_e2e::{Settings, TEST_KID, TestApp, repo_root, spawn_app_with, unique};
+use orderly_e2e::{Settings, TestApp, repo_root, spawn_app_with, unique};
 use serde_json::{Value, json};
-use tokens::{AccessClaims, Kid, ScopeSet, SigningKey, issue_access_token, random_jti};
-
-/// `issuer` and `audience` as `spin.toml` defaults them.
-const ISSUER: &str = "http://127.0.0.1:3000";
-const AUDIENCE: &str = "http://127.0.0.1:3000/api";
 
 /// Every scope the product defines: the token may do anything, so what schemathesis
 /// finds is about the contract, not about missing grants.
@@ -88,13 +82,6 @@ fn run_quietly(command: &mut Command, what: &str) -> Result<(), String> {
     }
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs()
-}
-
 /// A user registered through the API: the subject of the test's access token, so user
 /// routes (`/api/v1/users/me`, a user's orders) have a real account behind them.
 async fn registered_user(app: &TestApp) -> String {
@@ -150,21 +137,8 @@ async fn product_and_order(app: &TestApp, token: &str, user_id: &str) -> (String
 
 /// An RFC 9068 access token for `subject` with every scope, signed with the app's key.
 fn access_token(app: &TestApp, subject: &str) -> String {
-    let key = SigningKey::from_pkcs8_pem(
-        &app.settings.signing_key_pem,
-        Some(Kid::new(TEST_KID).unwrap()),
-    )
-    .unwrap();
-    let claims = AccessClaims::new(
-        ISSUER,
-        subject,
-        AUDIENCE,
-        "contract-test",
-        ScopeSet::parse(ALL_SCOPES).unwrap(),
-        random_jti().unwrap(),
-        now(),
-    );
-    issue_access_token(&key, &claims).unwrap()
+    app.access_token(subject, "contract-test", ALL_SCOPES)
+        .unwrap()
 }
 
 fn tail(text: &str, max_lines: usize) -> String {
