@@ -2,6 +2,7 @@
 //! response. No SQL and no business rules here.
 
 use bytes::Bytes;
+use contract::Scope;
 use domain::{
     AllowListed, FieldSelection, Limit, OrderId, OrderStatus, ProductId, Quantity, UserId,
     ValidationError,
@@ -103,7 +104,11 @@ where
     let write = !matches!(*request.method(), Method::GET | Method::HEAD);
     require_scope(
         principal,
-        if write { "orders:write" } else { "orders:read" },
+        if write {
+            Scope::OrdersWrite
+        } else {
+            Scope::OrdersRead
+        },
     )?;
     let policy = RateLimitPolicy::per_minute(RATE_LIMIT_POLICY, deps.rate_limit_per_minute);
     let caller_key = format!("{}:{}", principal.client_id, principal.subject);
@@ -179,8 +184,8 @@ fn not_found() -> ApiError {
     ApiError::not_found("No such order.")
 }
 
-fn require_scope(principal: &Principal, scope: &str) -> Result<(), ApiError> {
-    if principal.has_scope(scope) || principal.is_admin() {
+fn require_scope(principal: &Principal, scope: Scope) -> Result<(), ApiError> {
+    if principal.may(scope) {
         Ok(())
     } else {
         Err(ApiError::Forbidden {

@@ -12,6 +12,7 @@
 //! write (409 SKU taken / referenced, 412 changed meanwhile).
 
 use bytes::Bytes;
+use contract::Scope;
 use domain::ProductId;
 use edge_http::conditional::{ETag, check_if_none_match, not_modified_for, require_if_match};
 use edge_http::query::{QueryParams, QueryRules};
@@ -40,7 +41,7 @@ pub const ITEM_ROUTE: &str = "/api/v1/products/:id";
 /// Spin's header carrying the `:id` path segment.
 pub const PATH_ID_HEADER: &str = "spin-path-match-id";
 /// The scope every write needs.
-pub const WRITE_SCOPE: &str = "products:write";
+pub const WRITE_SCOPE: Scope = Scope::ProductsWrite;
 /// Largest request body, in bytes (413 beyond, enforced by the edge).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// `Cache-Control` of public reads.
@@ -156,9 +157,7 @@ async fn dispatch<C: Catalogue, K: BreakerStore>(
 }
 
 fn can_write(context: &RequestContext) -> bool {
-    context
-        .principal()
-        .is_some_and(|p| p.has_scope(WRITE_SCOPE) || p.is_admin())
+    context.principal().is_some_and(|p| p.may(WRITE_SCOPE))
 }
 
 /// Defence in depth: the auth middleware already refused writes without the scope.
@@ -232,7 +231,8 @@ fn product_response(
     context: &RequestContext,
     cache: &'static str,
 ) -> HandlerResult {
-    let body = serde_json::to_vec(&product_view(product, None, can_write(context)))?;
+    let body = serde_json::to_vec(&product_view(product, None, can_write(context)))
+        .map_err(ApiError::internal)?;
     let mut response = bytes_response(status, APPLICATION_JSON, Bytes::from(body));
     let headers = response.headers_mut();
     headers.insert(header::ETAG, etag_of(product).to_header_value());
@@ -305,7 +305,7 @@ async fn create<C: Catalogue, K>(
         .await
         .map_err(catalogue_error)?;
     let mut response = product_response(StatusCode::CREATED, &product, context, NO_STORE)?;
-    let location = HeaderValue::from_str(&product_path(product.id))?;
+    let location = HeaderValue::from_str(&product_path(product.id)).map_err(ApiError::internal)?;
     response.headers_mut().insert(header::LOCATION, location);
     Ok(response)
 }
@@ -416,12 +416,14 @@ async fn list<C: Catalogue, K>(
         .next
         .as_ref()
         .map(|at| codec.encode(true, at, params.sort, &params.filter))
-        .transpose()?;
+        .transpose()
+        .map_err(ApiError::internal)?;
     let prev = result
         .prev
         .as_ref()
         .map(|at| codec.encode(false, at, params.sort, &params.filter))
-        .transpose()?;
+        .transpose()
+        .map_err(ApiError::internal)?;
     let links = Links::page(
         COLLECTION_PATH,
         &query::to_query(&params),
@@ -433,7 +435,8 @@ async fn list<C: Catalogue, K>(
         "items": items,
         "limit": params.limit.get(),
         "_links": links,
-    }))?;
+    }))
+    .map_err(ApiError::internal)?;
     let etag = ETag::from_bytes(&body);
     let mut response = bytes_response(StatusCode::OK, APPLICATION_JSON, Bytes::from(body));
     let headers = response.headers_mut();

@@ -6,6 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use contract::Scope;
 use domain::{
     AccountStatus, DisplayName, Email, Limit, Password, PasswordInput, Roles, UserId,
     ValidationError,
@@ -150,8 +151,8 @@ async fn dispatch<R: UserRepository, K: BreakerStore>(
     let caller = caller_of(principal);
     let id = resolve_id(&id, principal)?;
     let scope = match *request.method() {
-        Method::PATCH | Method::DELETE => "users:write",
-        _ => "users:read",
+        Method::PATCH | Method::DELETE => Scope::UsersWrite,
+        _ => Scope::UsersRead,
     };
     require_scope(principal, scope)?;
     match *request.method() {
@@ -192,8 +193,8 @@ fn resolve_id(raw: &str, principal: &Principal) -> Result<UserId, ApiError> {
     UserId::parse(raw).map_err(|_| not_found())
 }
 
-fn require_scope(principal: &Principal, scope: &str) -> Result<(), ApiError> {
-    if principal.is_admin() || principal.has_scope(scope) {
+fn require_scope(principal: &Principal, scope: Scope) -> Result<(), ApiError> {
+    if principal.may(scope) {
         Ok(())
     } else {
         Err(ApiError::Forbidden {
@@ -347,7 +348,7 @@ async fn list<R: UserRepository, K: BreakerStore>(
     context: &RequestContext,
 ) -> HandlerResult {
     let principal = authenticated(context)?;
-    require_scope(principal, "users:read")?;
+    require_scope(principal, Scope::UsersRead)?;
     let caller = caller_of(principal);
     negotiate(request.headers(), PRODUCES)?;
     let query = ListQuery::parse(request.uri(), &deps.config.cursors)?;

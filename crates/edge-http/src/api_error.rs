@@ -127,15 +127,10 @@ impl fmt::Display for InternalError {
     }
 }
 
-impl<E> From<E> for ApiError
-where
-    E: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    /// Any other error is an internal one: `?` on an unexpected failure answers 500.
-    fn from(error: E) -> Self {
-        Self::Internal(InternalError(error.into()))
-    }
-}
+// There is deliberately no blanket `impl<E: Error> From<E> for ApiError`: it made `?` on a
+// store failure a 500 where the caller needed a 503 + Retry-After. Each error type that
+// reaches a handler has its own mapping below (or in the crate that owns the type), and an
+// unexpected failure is said to be one with `.map_err(ApiError::internal)`.
 
 impl ApiError {
     /// 400 with a detail and no field errors.
@@ -370,6 +365,27 @@ fn quoted_string_safe(text: &str) -> String {
         .collect()
 }
 
+/// The one mapping of infrastructure failures to HTTP (docs/standards.md §12): an open
+/// circuit is 503 with the breaker's `Retry-After` (never below 1 s), a transient failure or a
+/// statement timeout is 503 + `Retry-After: 1` (worth a retry), anything else is a generic 500
+/// with the cause in the log line only. Constraint violations that mean something to the
+/// caller (a taken SKU, a referenced product) are mapped by the repository or service that
+/// knows the constraint, before they reach this.
+impl From<store::StoreError> for ApiError {
+    fn from(error: store::StoreError) -> Self {
+        use store::StoreError;
+        match error {
+            StoreError::Unavailable { retry_after_secs } => Self::ServiceUnavailable {
+                retry_after_secs: u64::from(retry_after_secs.max(1)),
+            },
+            StoreError::Transient { .. } | StoreError::Timeout { .. } => Self::ServiceUnavailable {
+                retry_after_secs: 1,
+            },
+            other => Self::internal(other),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,7 +499,7 @@ mod tests {
                 Some(&self.0)
             }
         }
-        let error: ApiError = Outer(std::io::Error::other("mysql://u:pw@db refused")).into();
+        let error = ApiError::internal(Outer(std::io::Error::other("mysql://u:pw@db refused")));
         assert_eq!(
             error.log_cause().as_deref(),
             Some("query failed: mysql://u:pw@db refused")
@@ -524,5 +540,36 @@ mod tests {
     #[test]
     fn client_errors_have_no_log_cause() {
         assert_eq!(ApiError::not_found("x").log_cause(), None);
+    }
+
+    #[test]
+    fn store_failures_map_to_503_with_retry_after_of_at_least_one_second_or_a_generic_500() {
+        use store::StoreError;
+        let open = ApiError::from(StoreError::Unavailable {
+            retry_after_secs: 0,
+        });
+        assert_eq!(open.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            open.headers(),
+            vec![(header::RETRY_AFTER, HeaderValue::from(1u64))]
+        );
+        let open = ApiError::from(StoreError::Unavailable {
+            retry_after_secs: 7,
+        });
+        assert_eq!(
+            open.headers(),
+            vec![(header::RETRY_AFTER, HeaderValue::from(7u64))]
+        );
+        for transient in [StoreError::transient("lost"), StoreError::timeout("1969")] {
+            let error = ApiError::from(transient);
+            assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(
+                error.headers(),
+                vec![(header::RETRY_AFTER, HeaderValue::from(1u64))]
+            );
+        }
+        let other = ApiError::from(StoreError::Conflict { constraint: None });
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(other.log_cause().is_some_and(|c| c.contains("unique")));
     }
 }

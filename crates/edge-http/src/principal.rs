@@ -13,6 +13,7 @@
 //! The middleware checks scopes per route and method; object-level checks (user A never
 //! sees user B's orders) stay in the component.
 
+use contract::Scope;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::edge::CLIENT_ID_HEADER;
@@ -119,13 +120,18 @@ impl Principal {
     }
 
     /// Whether `scope` was granted.
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        self.scopes.iter().any(|s| s == scope.as_str())
+    }
+
+    /// Whether the caller may do what `scope` allows: it holds `scope` or `admin`.
+    pub fn may(&self, scope: Scope) -> bool {
+        scope.is_satisfied_by(self.scopes.iter().map(String::as_str))
     }
 
     /// Whether the caller holds the `admin` scope.
     pub fn is_admin(&self) -> bool {
-        self.has_scope("admin")
+        self.has_scope(Scope::Admin)
     }
 
     /// The user id when the caller is a user.
