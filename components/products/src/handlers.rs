@@ -5,45 +5,36 @@
 //! | `/api/v1/products` | `GET`/`HEAD` (public list), `POST` (products:write) |
 //! | `/api/v1/products/:id` | `GET`/`HEAD` (public), `PUT`, `PATCH`, `DELETE` (products:write) |
 //!
-//! The order of checks on a write: rate limit → method (405) → principal with
-//! `products:write` (the auth middleware already answered 401/403; checked again here
-//! as defence in depth) → `Content-Type` (415) → `Accept` (406) → `If-Match` present
-//! (428) → body (400) → the product (404) → `If-Match` matches (412) → the guarded
-//! write (409 SKU taken / referenced, 412 changed meanwhile).
+//! The kit has already counted the request against the caller's rate limit and answered
+//! 405 for a method the route table does not list. The order of checks on a write here:
+//! principal with `products:write` (the auth middleware already answered 401/403; checked
+//! again as defence in depth) → `Content-Type` (415) → `Accept` (406) → `If-Match` present
+//! (428) → body (400) → the product (404) → `If-Match` matches (412) → the guarded write
+//! (409 SKU taken / referenced, 412 changed meanwhile).
 
 use bytes::Bytes;
 use contract::Scope;
 use domain::ProductId;
 use edge_http::conditional::{ETag, check_if_none_match, not_modified_for, require_if_match};
 use edge_http::query::{QueryParams, QueryRules};
-use edge_http::rate_limit::{RateLimitPolicy, RateLimiter, client_subject};
 use edge_http::{
-    APPLICATION_JSON, ApiError, FieldError, HandlerResult, Links, RequestContext, attach_log_cause,
-    bytes_response, empty_response, negotiate, require_content_type, require_method,
+    APPLICATION_JSON, ApiError, FieldError, HandlerResult, Links, RequestContext, bytes_response,
+    empty_response, negotiate, require_content_type,
 };
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use kit::json::parse_strict;
+use kit::{Request, Service};
 use serde_json::{Value, json};
-use store::{BreakerStore, StoreError};
 
-use crate::cursor::CursorCodec;
-use crate::json::{JsonError, parse_strict};
+use crate::component::Products;
+use crate::cursor;
 use crate::model::{Product, merge_patch, parse_draft};
 use crate::query;
 use crate::service::{self, Catalogue, CatalogueError, ListQuery, Page};
 use crate::view::{COLLECTION_PATH, product_path, product_view};
 
-/// The collection route as Spin matches it.
-pub const COLLECTION_ROUTE: &str = "/api/v1/products";
-/// The rate-limit policy name (`RateLimit-Policy: "products";q=…;w=60`).
-pub const POLICY: &str = "products";
-/// The item route as Spin matches it.
-pub const ITEM_ROUTE: &str = "/api/v1/products/:id";
-/// Spin's header carrying the `:id` path segment.
-pub const PATH_ID_HEADER: &str = "spin-path-match-id";
 /// The scope every write needs.
 pub const WRITE_SCOPE: Scope = Scope::ProductsWrite;
-/// Largest request body, in bytes (413 beyond, enforced by the edge).
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// `Cache-Control` of public reads.
 pub const PUBLIC_CACHE: &str = "public, max-age=60";
 /// `Cache-Control` of reads by an authenticated caller (their `_links` differ).
@@ -53,107 +44,14 @@ pub const NO_STORE: &str = "no-store";
 /// The merge-patch media type (RFC 7396).
 pub const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
 
-const COLLECTION_METHODS: &[Method] = &[Method::GET, Method::POST];
-const ITEM_METHODS: &[Method] = &[Method::GET, Method::PUT, Method::PATCH, Method::DELETE];
 const PRODUCES: &[&str] = &[APPLICATION_JSON];
 const JSON_BODY: &[&str] = &[APPLICATION_JSON];
 const MERGE_PATCH_BODY: &[&str] = &[MERGE_PATCH_JSON];
 const NO_PARAMETERS: QueryRules = QueryRules::new(&[]);
 
-/// Configuration read from Spin variables.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Signs list cursors (`cursor_key`).
-    pub cursors: CursorCodec,
-    /// Prefix of every key-value key (`kv_prefix`).
-    pub kv_prefix: String,
-    /// Requests per minute per caller (`rate_limit_per_minute`).
-    pub rate_limit_per_minute: u64,
-}
-
-/// What a request needs: the catalogue, the shared key-value store (rate limits), the
-/// settings and the time.
-#[derive(Debug)]
-pub struct Deps<'a, C, K> {
-    /// The repository.
-    pub catalogue: &'a C,
-    /// The shared key-value store.
-    pub kv: &'a K,
-    /// Configuration.
-    pub settings: &'a Settings,
-    /// Now, in microseconds since the Unix epoch.
-    pub now_micros: i64,
-}
-
-/// Dispatches a request: counts it against the caller's rate limit, routes it and sets
-/// the `RateLimit` headers on whatever it answers.
-pub async fn route<C: Catalogue, K: BreakerStore>(
-    deps: &Deps<'_, C, K>,
-    request: http::Request<Bytes>,
-    context: RequestContext,
-) -> HandlerResult {
-    // Per OAuth client when a token came, else per client address; the counters live in
-    // the shared store under the app's `kv_prefix` (edge_http::rate_limit; fails open when
-    // the store is down, with the cause in the log line).
-    let subject = match context.principal() {
-        Some(principal) => format!("c:{}", principal.client_id),
-        None => format!("a:{}", client_subject(request.headers())),
-    };
-    let policy = RateLimitPolicy::per_minute(POLICY, deps.settings.rate_limit_per_minute);
-    let now_secs = u64::try_from(deps.now_micros / 1_000_000).unwrap_or(0);
-    let decision = RateLimiter::new(deps.settings.kv_prefix.as_str())
-        .check(deps.kv, &policy, &subject, now_secs)
-        .await;
-    let result = match decision.enforce() {
-        Ok(()) => dispatch(deps, &request, &context).await,
-        Err(refused) => Err(refused),
-    };
-    let mut response = match result {
-        Ok(response) => response,
-        Err(error) => {
-            let mut response = error.to_response(context.request_id());
-            if let Some(cause) = error.log_cause() {
-                attach_log_cause(&mut response, cause);
-            }
-            response
-        }
-    };
-    decision.finish(&mut response);
-    Ok(response)
-}
-
-async fn dispatch<C: Catalogue, K: BreakerStore>(
-    deps: &Deps<'_, C, K>,
-    request: &http::Request<Bytes>,
-    context: &RequestContext,
-) -> HandlerResult {
-    match context.route() {
-        COLLECTION_ROUTE => {
-            require_method(request.method(), COLLECTION_METHODS)?;
-            if request.method() == Method::POST {
-                create(deps, request, context).await
-            } else {
-                list(deps, request, context).await
-            }
-        }
-        ITEM_ROUTE => {
-            require_method(request.method(), ITEM_METHODS)?;
-            // An id that cannot exist is "no such product" (404), like an unknown one.
-            let id = request
-                .headers()
-                .get(PATH_ID_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| ProductId::parse(v).ok())
-                .ok_or_else(|| ApiError::not_found("No such product."))?;
-            match *request.method() {
-                Method::PUT => replace(deps, request, context, id).await,
-                Method::PATCH => patch(deps, request, context, id).await,
-                Method::DELETE => delete(deps, request, context, id).await,
-                _ => read(deps, request, context, id).await,
-            }
-        }
-        _ => Err(ApiError::not_found("No such resource.")),
-    }
+/// 404 for a product that does not exist (or whose id cannot exist).
+pub fn no_such_product() -> ApiError {
+    ApiError::not_found("No such product.")
 }
 
 fn can_write(context: &RequestContext) -> bool {
@@ -175,21 +73,9 @@ fn require_writer(context: &RequestContext) -> Result<(), ApiError> {
     }
 }
 
-fn store_error(error: StoreError) -> ApiError {
-    match error {
-        StoreError::Unavailable { retry_after_secs } => ApiError::ServiceUnavailable {
-            retry_after_secs: u64::from(retry_after_secs.max(1)),
-        },
-        StoreError::Transient { .. } | StoreError::Timeout { .. } => ApiError::ServiceUnavailable {
-            retry_after_secs: 1,
-        },
-        other => ApiError::internal(other),
-    }
-}
-
 fn catalogue_error(error: CatalogueError) -> ApiError {
     match error {
-        CatalogueError::NotFound => ApiError::not_found("No such product."),
+        CatalogueError::NotFound => no_such_product(),
         CatalogueError::SkuTaken => ApiError::Conflict {
             detail: "Another product already has this SKU.".to_owned(),
         },
@@ -201,7 +87,7 @@ fn catalogue_error(error: CatalogueError) -> ApiError {
                      (PATCH {\"status\": \"archived\"})."
                 .to_owned(),
         },
-        CatalogueError::Store(e) => store_error(e),
+        CatalogueError::Store(e) => ApiError::from(e),
     }
 }
 
@@ -246,16 +132,10 @@ fn refuse_query(request: &http::Request<Bytes>) -> Result<(), ApiError> {
     QueryParams::parse(request.uri().query(), &NO_PARAMETERS).map(|_| ())
 }
 
-/// Parses a body as strict JSON (400 for syntax errors and duplicate members).
+/// Parses a body as strict JSON (400 for syntax errors and duplicate members); the
+/// document's shape is checked by [`parse_draft`] (after merging, for a patch).
 fn json_body(request: &http::Request<Bytes>) -> Result<Value, ApiError> {
-    parse_strict(request.body()).map_err(|e| match e {
-        JsonError::Syntax => ApiError::bad_request("The body is not valid JSON."),
-        JsonError::DuplicateMember => ApiError::validation(vec![FieldError::new(
-            "",
-            "duplicate_member",
-            "an object in the body names a member more than once",
-        )]),
-    })
+    Ok(parse_strict(request.body())?)
 }
 
 /// `If-Match` must be present before anything else is read (428).
@@ -270,41 +150,38 @@ fn require_if_match_present(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-async fn read<C: Catalogue, K>(
-    deps: &Deps<'_, C, K>,
-    request: &http::Request<Bytes>,
-    context: &RequestContext,
+/// `GET`/`HEAD /api/v1/products/{id}`: the product, `ETag`, 304 on `If-None-Match`.
+pub async fn read<C: Catalogue>(
+    component: &Products<C>,
+    request: &Request,
     id: ProductId,
 ) -> HandlerResult {
     negotiate(request.headers(), PRODUCES)?;
-    refuse_query(request)?;
-    let product = service::get(deps.catalogue, id)
+    refuse_query(&request.http)?;
+    let product = service::get(component.catalogue(), id)
         .await
         .map_err(catalogue_error)?;
-    let cache = cache_control(context);
+    let cache = cache_control(&request.context);
     if let Some(mut not_modified) = check_if_none_match(request.headers(), &etag_of(&product)) {
         let headers = not_modified.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
         vary(headers);
         return Ok(not_modified);
     }
-    product_response(StatusCode::OK, &product, context, cache)
+    product_response(StatusCode::OK, &product, &request.context, cache)
 }
 
-async fn create<C: Catalogue, K>(
-    deps: &Deps<'_, C, K>,
-    request: &http::Request<Bytes>,
-    context: &RequestContext,
-) -> HandlerResult {
-    require_writer(context)?;
+/// `POST /api/v1/products`: 201 + `Location` + `ETag`.
+pub async fn create<C: Catalogue>(component: &Products<C>, request: &Request) -> HandlerResult {
+    require_writer(&request.context)?;
     require_content_type(request.headers(), JSON_BODY)?;
     negotiate(request.headers(), PRODUCES)?;
-    refuse_query(request)?;
-    let draft = parse_draft(&json_body(request)?).map_err(ApiError::validation)?;
-    let product = service::create(deps.catalogue, draft, deps.now_micros)
+    refuse_query(&request.http)?;
+    let draft = parse_draft(&json_body(&request.http)?).map_err(ApiError::validation)?;
+    let product = service::create(component.catalogue(), draft, request.now.micros())
         .await
         .map_err(catalogue_error)?;
-    let mut response = product_response(StatusCode::CREATED, &product, context, NO_STORE)?;
+    let mut response = product_response(StatusCode::CREATED, &product, &request.context, NO_STORE)?;
     let location = HeaderValue::from_str(&product_path(product.id)).map_err(ApiError::internal)?;
     response.headers_mut().insert(header::LOCATION, location);
     Ok(response)
@@ -321,37 +198,37 @@ async fn current_matching<C: Catalogue>(
     Ok(current)
 }
 
-async fn replace<C: Catalogue, K>(
-    deps: &Deps<'_, C, K>,
-    request: &http::Request<Bytes>,
-    context: &RequestContext,
+/// `PUT /api/v1/products/{id}` with `If-Match`.
+pub async fn replace<C: Catalogue>(
+    component: &Products<C>,
+    request: &Request,
     id: ProductId,
 ) -> HandlerResult {
-    require_writer(context)?;
+    require_writer(&request.context)?;
     require_content_type(request.headers(), JSON_BODY)?;
     negotiate(request.headers(), PRODUCES)?;
-    refuse_query(request)?;
+    refuse_query(&request.http)?;
     require_if_match_present(request.headers())?;
-    let draft = parse_draft(&json_body(request)?).map_err(ApiError::validation)?;
-    let current = current_matching(deps.catalogue, request.headers(), id).await?;
-    let product = service::replace(deps.catalogue, &current, draft, deps.now_micros)
+    let draft = parse_draft(&json_body(&request.http)?).map_err(ApiError::validation)?;
+    let current = current_matching(component.catalogue(), request.headers(), id).await?;
+    let product = service::replace(component.catalogue(), &current, draft, request.now.micros())
         .await
         .map_err(catalogue_error)?;
-    product_response(StatusCode::OK, &product, context, NO_STORE)
+    product_response(StatusCode::OK, &product, &request.context, NO_STORE)
 }
 
-async fn patch<C: Catalogue, K>(
-    deps: &Deps<'_, C, K>,
-    request: &http::Request<Bytes>,
-    context: &RequestContext,
+/// `PATCH /api/v1/products/{id}` (RFC 7396 merge patch) with `If-Match`.
+pub async fn patch<C: Catalogue>(
+    component: &Products<C>,
+    request: &Request,
     id: ProductId,
 ) -> HandlerResult {
-    require_writer(context)?;
+    require_writer(&request.context)?;
     require_content_type(request.headers(), MERGE_PATCH_BODY)?;
     negotiate(request.headers(), PRODUCES)?;
-    refuse_query(request)?;
+    refuse_query(&request.http)?;
     require_if_match_present(request.headers())?;
-    let patch = json_body(request)?;
+    let patch = json_body(&request.http)?;
     if !patch.is_object() {
         return Err(ApiError::validation(vec![FieldError::new(
             "",
@@ -359,43 +236,40 @@ async fn patch<C: Catalogue, K>(
             "a merge patch of a product must be a JSON object",
         )]));
     }
-    let current = current_matching(deps.catalogue, request.headers(), id).await?;
+    let current = current_matching(component.catalogue(), request.headers(), id).await?;
     let mut document = current.draft.to_document();
     merge_patch(&mut document, &patch);
     let draft = parse_draft(&document).map_err(ApiError::validation)?;
-    let product = service::replace(deps.catalogue, &current, draft, deps.now_micros)
+    let product = service::replace(component.catalogue(), &current, draft, request.now.micros())
         .await
         .map_err(catalogue_error)?;
-    product_response(StatusCode::OK, &product, context, NO_STORE)
+    product_response(StatusCode::OK, &product, &request.context, NO_STORE)
 }
 
-async fn delete<C: Catalogue, K>(
-    deps: &Deps<'_, C, K>,
-    request: &http::Request<Bytes>,
-    context: &RequestContext,
+/// `DELETE /api/v1/products/{id}` with `If-Match`; 409 while orders refer to it.
+pub async fn delete<C: Catalogue>(
+    component: &Products<C>,
+    request: &Request,
     id: ProductId,
 ) -> HandlerResult {
-    require_writer(context)?;
-    refuse_query(request)?;
+    require_writer(&request.context)?;
+    refuse_query(&request.http)?;
     require_if_match_present(request.headers())?;
-    let current = current_matching(deps.catalogue, request.headers(), id).await?;
-    service::delete(deps.catalogue, id, current.version)
+    let current = current_matching(component.catalogue(), request.headers(), id).await?;
+    service::delete(component.catalogue(), id, current.version)
         .await
         .map_err(catalogue_error)?;
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 
-async fn list<C: Catalogue, K>(
-    deps: &Deps<'_, C, K>,
-    request: &http::Request<Bytes>,
-    context: &RequestContext,
-) -> HandlerResult {
+/// `GET`/`HEAD /api/v1/products`: a keyset page with `_links`, `ETag`, 304.
+pub async fn list<C: Catalogue>(component: &Products<C>, request: &Request) -> HandlerResult {
     negotiate(request.headers(), PRODUCES)?;
-    let params = query::parse(request.uri().query())?;
-    let codec = &deps.settings.cursors;
+    let params = query::parse(request.http.uri().query())?;
+    let codec = &component.settings().cursors;
     let page = match &params.cursor {
         None => Page::First,
-        Some(cursor) => codec.decode(cursor, params.sort, &params.filter)?,
+        Some(text) => cursor::decode(codec, text, params.sort, &params.filter)?,
     };
     let query = ListQuery {
         filter: params.filter.clone(),
@@ -403,10 +277,10 @@ async fn list<C: Catalogue, K>(
         limit: params.limit,
         page,
     };
-    let result = service::list(deps.catalogue, &query)
+    let result = service::list(component.catalogue(), &query)
         .await
         .map_err(catalogue_error)?;
-    let writer = can_write(context);
+    let writer = can_write(&request.context);
     let items: Vec<Value> = result
         .items
         .iter()
@@ -415,15 +289,13 @@ async fn list<C: Catalogue, K>(
     let next = result
         .next
         .as_ref()
-        .map(|at| codec.encode(true, at, params.sort, &params.filter))
-        .transpose()
-        .map_err(ApiError::internal)?;
+        .map(|at| cursor::encode(codec, true, at, params.sort, &params.filter))
+        .transpose()?;
     let prev = result
         .prev
         .as_ref()
-        .map(|at| codec.encode(false, at, params.sort, &params.filter))
-        .transpose()
-        .map_err(ApiError::internal)?;
+        .map(|at| cursor::encode(codec, false, at, params.sort, &params.filter))
+        .transpose()?;
     let links = Links::page(
         COLLECTION_PATH,
         &query::to_query(&params),
@@ -443,7 +315,7 @@ async fn list<C: Catalogue, K>(
     headers.insert(header::ETAG, etag.to_header_value());
     headers.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(cache_control(context)),
+        HeaderValue::from_static(cache_control(&request.context)),
     );
     vary(headers);
     if let Some(not_modified) = not_modified_for(request.headers(), &response) {
@@ -455,47 +327,63 @@ async fn list<C: Catalogue, K>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::component::MAX_BODY_BYTES;
     use crate::service::fakes::FakeCatalogue;
-    use edge_http::{EdgeConfig, Handled, InternalHeaders, PROBLEM_JSON, Principal, SubjectKind};
+    use contract::Route;
+    use edge_http::{CorsPolicy, Handled, PROBLEM_JSON, Principal, SubjectKind};
     use futures::executor::block_on;
+    use http::Method;
     use http_body_util::{BodyExt, Full};
+    use kit::PageCursors;
+    use kit::settings::ApiSettings;
+    use std::cell::Cell;
+    use std::rc::Rc;
     use store::testing::FakeKv;
-
-    static EDGE: EdgeConfig = EdgeConfig::new("products")
-        .with_max_body_bytes(MAX_BODY_BYTES)
-        .with_internal_headers(InternalHeaders::TrustMiddleware);
+    use store::{Clock, StoreError};
 
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 
+    /// The wall clock of the tests: a fixed instant, one millisecond later per request.
+    struct TestClock(Cell<u64>);
+    impl Clock for TestClock {
+        fn now_millis(&self) -> u64 {
+            self.0.get()
+        }
+    }
+
     struct World {
-        catalogue: FakeCatalogue,
+        component: Products<FakeCatalogue>,
         kv: FakeKv,
-        settings: Settings,
-        now: i64,
+        clock: TestClock,
     }
 
     impl World {
         fn new() -> Self {
+            Self::with_quota(1_000)
+        }
+
+        fn with_quota(rate_limit_per_minute: u64) -> Self {
             Self {
-                catalogue: FakeCatalogue::default(),
+                component: Products::new(
+                    Rc::new(ApiSettings {
+                        cursors: PageCursors::new(KEY).unwrap(),
+                        kv_prefix: "t".into(),
+                        rate_limit_per_minute,
+                        cors: CorsPolicy::from_config("").unwrap(),
+                    }),
+                    FakeCatalogue::default(),
+                ),
                 kv: FakeKv::default(),
-                settings: Settings {
-                    cursors: CursorCodec::new(KEY).unwrap(),
-                    kv_prefix: "t".into(),
-                    rate_limit_per_minute: 1_000,
-                },
-                now: 1_764_072_490_000_000,
+                clock: TestClock(Cell::new(1_764_072_490_000)),
             }
         }
 
+        fn catalogue(&self) -> &FakeCatalogue {
+            self.component.catalogue()
+        }
+
         fn send(&mut self, request: Req) -> Reply {
-            self.now += 1;
-            let deps = Deps {
-                catalogue: &self.catalogue,
-                kv: &self.kv,
-                settings: &self.settings,
-                now_micros: self.now,
-            };
+            self.clock.0.set(self.clock.0.get() + 1);
             let mut builder = http::Request::builder()
                 .method(request.method)
                 .uri(&request.uri)
@@ -504,10 +392,10 @@ mod tests {
             match path.strip_prefix("/api/v1/products/") {
                 Some(id) => {
                     builder = builder
-                        .header("spin-matched-route", ITEM_ROUTE)
-                        .header(PATH_ID_HEADER, id);
+                        .header("spin-matched-route", Route::Product.pattern())
+                        .header("spin-path-match-id", id);
                 }
-                None => builder = builder.header("spin-matched-route", COLLECTION_ROUTE),
+                None => builder = builder.header("spin-matched-route", Route::Products.pattern()),
             }
             for (name, value) in &request.headers {
                 builder = builder.header(*name, value.as_str());
@@ -524,10 +412,12 @@ mod tests {
                 .write_headers(http_request.headers_mut())
                 .unwrap();
             }
-            let Handled { response, .. } =
-                block_on(edge_http::handle(&EDGE, http_request, |req, ctx| {
-                    route(&deps, req, ctx)
-                }));
+            let Handled { response, .. } = block_on(kit::serve(
+                Ok(&self.component),
+                &self.kv,
+                &self.clock,
+                http_request,
+            ));
             let status = response.status();
             let headers = response.headers().clone();
             let bytes = block_on(response.into_body().collect()).unwrap().to_bytes();
@@ -647,7 +537,7 @@ mod tests {
         assert_eq!(reply.body["price"]["amount_minor"], 1299);
         assert_eq!(reply.body["version"], 1);
         assert_eq!(reply.body["_links"]["update"]["method"], "PUT");
-        assert_eq!(world.catalogue.rows.borrow().len(), 1);
+        assert_eq!(world.catalogue().rows.borrow().len(), 1);
         assert!(reply.headers.contains_key("ratelimit"));
     }
 
@@ -684,7 +574,7 @@ mod tests {
         world.create("MUG-1", 1);
         let reply = world.send(Req::post(&product_json("MUG-1", 2)).writer());
         assert_eq!(reply.status, StatusCode::CONFLICT);
-        assert_eq!(world.catalogue.rows.borrow().len(), 1);
+        assert_eq!(world.catalogue().rows.borrow().len(), 1);
     }
 
     #[test]
@@ -715,7 +605,7 @@ mod tests {
         }
         let syntax = world.send(Req::post("{").writer());
         assert_eq!(syntax.status, StatusCode::BAD_REQUEST);
-        assert!(world.catalogue.rows.borrow().is_empty());
+        assert!(world.catalogue().rows.borrow().is_empty());
     }
 
     #[test]
@@ -741,7 +631,7 @@ mod tests {
         assert_eq!(world.send(xml).status, StatusCode::NOT_ACCEPTABLE);
         let huge = Req::post(&"x".repeat(MAX_BODY_BYTES + 1)).writer();
         assert_eq!(world.send(huge).status, StatusCode::PAYLOAD_TOO_LARGE);
-        assert!(world.catalogue.rows.borrow().is_empty());
+        assert!(world.catalogue().rows.borrow().is_empty());
     }
 
     #[test]
@@ -754,7 +644,7 @@ mod tests {
         );
         let reader = Req::post(&body).scopes("products:read");
         assert_eq!(world.send(reader).status, StatusCode::FORBIDDEN);
-        assert!(world.catalogue.rows.borrow().is_empty());
+        assert!(world.catalogue().rows.borrow().is_empty());
         let admin = Req::post(&body).scopes("admin");
         assert_eq!(world.send(admin).status, StatusCode::CREATED);
     }
@@ -784,7 +674,7 @@ mod tests {
             world.send(put(Some(&stale))).status,
             StatusCode::PRECONDITION_FAILED
         );
-        assert_eq!(world.catalogue.rows.borrow()[0].version, 1);
+        assert_eq!(world.catalogue().rows.borrow()[0].version, 1);
         let reply = world.send(put(Some(&etag)));
         assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
         assert_eq!(reply.body["version"], 2);
@@ -840,7 +730,7 @@ mod tests {
             world.send(as_json).status,
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
-        assert_eq!(world.catalogue.rows.borrow()[0].version, 2);
+        assert_eq!(world.catalogue().rows.borrow()[0].version, 2);
     }
 
     #[test]
@@ -860,8 +750,8 @@ mod tests {
             world.send(delete(None)).status,
             StatusCode::PRECONDITION_REQUIRED
         );
-        let id = world.catalogue.rows.borrow()[0].id;
-        world.catalogue.referenced.borrow_mut().push(id);
+        let id = world.catalogue().rows.borrow()[0].id;
+        world.catalogue().referenced.borrow_mut().push(id);
         let referenced = world.send(delete(Some(&etag)));
         assert_eq!(referenced.status, StatusCode::CONFLICT);
         assert!(
@@ -870,12 +760,12 @@ mod tests {
                 .unwrap()
                 .contains("archive")
         );
-        world.catalogue.referenced.borrow_mut().clear();
+        world.catalogue().referenced.borrow_mut().clear();
         assert_eq!(
             world.send(delete(Some(&etag))).status,
             StatusCode::NO_CONTENT
         );
-        assert!(world.catalogue.rows.borrow().is_empty());
+        assert!(world.catalogue().rows.borrow().is_empty());
         assert_eq!(world.send(Req::get(&uri)).status, StatusCode::NOT_FOUND);
     }
 
@@ -978,8 +868,7 @@ mod tests {
 
     #[test]
     fn over_the_quota_is_429_with_retry_after() {
-        let mut world = World::new();
-        world.settings.rate_limit_per_minute = 2;
+        let mut world = World::with_quota(2);
         assert_eq!(world.send(Req::get(COLLECTION_PATH)).status, StatusCode::OK);
         let second = world.send(Req::get(COLLECTION_PATH));
         assert_eq!(second.header("ratelimit-policy"), "\"products\";q=2;w=60");
@@ -993,13 +882,13 @@ mod tests {
     #[test]
     fn store_outages_are_503_without_details() {
         let mut world = World::new();
-        *world.catalogue.fail.borrow_mut() = Some(StoreError::Unavailable {
+        *world.catalogue().fail.borrow_mut() = Some(StoreError::Unavailable {
             retry_after_secs: 4,
         });
         let reply = world.send(Req::get(COLLECTION_PATH));
         assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(reply.header("retry-after"), "4");
-        *world.catalogue.fail.borrow_mut() = Some(StoreError::other("mysql://u:pw@db secret"));
+        *world.catalogue().fail.borrow_mut() = Some(StoreError::other("mysql://u:pw@db secret"));
         let reply = world.send(Req::get(COLLECTION_PATH));
         assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!reply.body.to_string().contains("pw"));

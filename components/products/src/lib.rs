@@ -10,17 +10,18 @@
 //!   (products:write): `If-Match` required (428 / 412), one guarded
 //!   `UPDATE … WHERE id = ? AND version = ?`; deleting a product that orders refer to → 409
 //!   (archive it instead).
-//! - Rate limit per client (or address) in the shared key-value store.
+//! - Rate limit per caller (client and subject, or address) in the shared key-value store,
+//!   applied by the kit before the method check and the handler.
 //!
-//! Layers: `entry` (wasm only) → [`handlers`] (HTTP) → [`service`] (rules, no HTTP) →
-//! [`repository`] (SQL through `store::Guarded`). Everything but `entry` is tested
-//! natively with fakes.
+//! Layers: `entry` (wasm only) → [`component`] (what the kit needs: settings, rate limit,
+//! dispatch) → [`handlers`] (HTTP) → [`service`] (rules, no HTTP) → [`repository`] (SQL
+//! through `store::Guarded`). Everything but `entry` is tested natively with fakes.
 
 #![forbid(unsafe_code)]
 
+pub mod component;
 pub mod cursor;
 pub mod handlers;
-pub mod json;
 pub mod model;
 pub mod query;
 pub mod repository;

@@ -21,6 +21,7 @@ use domain::{
     ValidationError,
 };
 use edge_http::FieldError;
+use kit::json::{Kind, Member, Schema};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -87,142 +88,28 @@ pub struct ProductInput {
     pub status: Option<String>,
 }
 
-/// The JSON type a member must have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    String,
-    Integer,
-    Object,
-}
+/// The price object of the request document.
+pub static PRICE_SCHEMA: Schema = Schema::new(&[
+    Member::required("amount_minor", Kind::Integer),
+    Member::required("currency", Kind::String),
+]);
 
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Self::String => "a string",
-            Self::Integer => "an integer",
-            Self::Object => "an object",
-        }
-    }
-
-    fn admits(self, value: &Value) -> bool {
-        match self {
-            Self::String => value.is_string(),
-            Self::Integer => value.is_i64() || value.is_u64(),
-            Self::Object => value.is_object(),
-        }
-    }
-}
-
-/// One member of an object: name, kind, required, nullable.
-struct Member {
-    name: &'static str,
-    kind: Kind,
-    required: bool,
-    nullable: bool,
-}
-
-const fn member(name: &'static str, kind: Kind, required: bool, nullable: bool) -> Member {
-    Member {
-        name,
-        kind,
-        required,
-        nullable,
-    }
-}
-
-const PRODUCT_MEMBERS: &[Member] = &[
-    member("sku", Kind::String, true, false),
-    member("name", Kind::String, true, false),
-    member("description", Kind::String, false, true),
-    member("price", Kind::Object, true, false),
-    member("stock", Kind::Integer, true, false),
-    member("status", Kind::String, false, false),
-];
-
-const PRICE_MEMBERS: &[Member] = &[
-    member("amount_minor", Kind::Integer, true, false),
-    member("currency", Kind::String, true, false),
-];
-
-/// Escapes a member name for a JSON pointer (RFC 6901).
-fn pointer_token(name: &str) -> String {
-    name.replace('~', "~0").replace('/', "~1")
-}
-
-fn check_object(
-    object: &Map<String, Value>,
-    members: &[Member],
-    prefix: &str,
-    errors: &mut Vec<FieldError>,
-) {
-    for name in object.keys() {
-        if !members.iter().any(|m| m.name == name) {
-            errors.push(FieldError::new(
-                format!("{prefix}/{}", pointer_token(name)),
-                "unknown_field",
-                format!(
-                    "unknown member; allowed: {}",
-                    members
-                        .iter()
-                        .map(|m| m.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        }
-    }
-    for m in members {
-        let pointer = format!("{prefix}/{}", m.name);
-        match object.get(m.name) {
-            None if m.required => {
-                errors.push(FieldError::new(
-                    pointer,
-                    "required",
-                    "this member is required",
-                ));
-            }
-            None => {}
-            Some(Value::Null) if m.nullable => {}
-            Some(Value::Null) if m.required => {
-                errors.push(FieldError::new(
-                    pointer,
-                    "required",
-                    "this member is required and may not be null",
-                ));
-            }
-            Some(value) if !m.kind.admits(value) => {
-                let message = if value.is_number() && m.kind == Kind::Integer {
-                    "must be a whole number within 64-bit range".to_owned()
-                } else {
-                    format!("must be {}", m.kind.name())
-                };
-                errors.push(FieldError::new(pointer, "invalid_type", message));
-            }
-            Some(_) => {}
-        }
-    }
-}
+/// The request document (POST and PUT bodies, and a PATCH after merging).
+pub static PRODUCT_SCHEMA: Schema = Schema::new(&[
+    Member::required("sku", Kind::String),
+    Member::required("name", Kind::String),
+    Member::nullable("description", Kind::String),
+    Member::required("price", Kind::Object(&PRICE_SCHEMA)),
+    Member::required("stock", Kind::Integer),
+    Member::optional("status", Kind::String),
+]);
 
 /// Checks `document` against the request shape and parses it into a draft.
 ///
 /// # Errors
 /// Every problem found, each with its JSON pointer, code and message.
 pub fn parse_draft(document: &Value) -> Result<ProductDraft, Vec<FieldError>> {
-    let Some(object) = document.as_object() else {
-        return Err(vec![FieldError::new(
-            "",
-            "invalid_type",
-            "the body must be a JSON object",
-        )]);
-    };
-    let mut errors = Vec::new();
-    check_object(object, PRODUCT_MEMBERS, "", &mut errors);
-    if let Some(Value::Object(price)) = object.get("price") {
-        check_object(price, PRICE_MEMBERS, "/price", &mut errors);
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    PRODUCT_SCHEMA.check(document)?;
     let input: ProductInput = serde_json::from_value(document.clone()).map_err(|_| {
         vec![FieldError::new(
             "",

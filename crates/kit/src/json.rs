@@ -9,8 +9,9 @@
 //!   disagree about what it says);
 //! - a member the schema does not list → `unknown_field` at its JSON pointer (OWASP API3:
 //!   `roles`, `id`, `version` cannot be smuggled in);
-//! - a missing required member → `required`; `null` where not allowed → `required`;
-//! - a value of the wrong JSON type → `invalid_type`; an array longer than allowed →
+//! - a missing required member, or `null` for one → `required`;
+//! - a value of the wrong JSON type (`null` for an optional member that is not nullable
+//!   included) → `invalid_type`; an array longer than allowed →
 //!   `too_many_items`.
 //!
 //! Every problem is reported at once, each with its RFC 6901 pointer, so a client fixes
@@ -211,10 +212,10 @@ fn check_object(
             )),
             None => {}
             Some(Value::Null) if member.nullable => {}
-            Some(Value::Null) => errors.push(FieldError::new(
+            Some(Value::Null) if member.required => errors.push(FieldError::new(
                 pointer,
                 "required",
-                "this member may not be null",
+                "this member is required and may not be null",
             )),
             Some(value) => check_value(value, member.kind, &pointer, enforce_required, errors),
         }
