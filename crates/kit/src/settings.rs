@@ -125,6 +125,18 @@ pub trait Settings: Sized + 'static {
     }
 }
 
+/// Components without variables (the docs, liveness) have no settings.
+impl Settings for () {
+    async fn load(_variables: &impl Variables) -> Result<Self, SettingsError> {
+        Ok(())
+    }
+
+    /// Unused: such a component declares no rate limit.
+    fn kv_prefix(&self) -> &str {
+        ""
+    }
+}
+
 /// What every API component behind `auth` reads: the shared-store prefix, the cursor key,
 /// the per-caller quota and the CORS allow-list.
 #[derive(Debug, Clone)]
