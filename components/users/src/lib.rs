@@ -38,17 +38,21 @@
 //!
 //! Entity tags and `If-None-Match`/`If-Match` use `edge_http::conditional` (so the
 //! edge's `-gzip`/`-br` tag suffix still matches); the rate limits use
-//! `edge_http::rate_limit` (fails open, logged, when the shared store is down).
+//! the kit's rate-limit step (fails open, logged, when the shared store is down).
 //!
-//! Layers: `entry` (wasm only) → [`handlers`] → [`service`] → [`repository`] (SQL via
-//! `store`). [`cursor`] signs list cursors.
+//! Layers: `entry` (wasm only) → [`component`] (the kit service: settings, rate limits,
+//! dispatch) → [`handlers`] (HTTP, with [`dto`] for what comes in and [`view`] for what goes
+//! out) → [`service`] → [`repository`] (SQL via `store`). [`cursor`] binds list cursors.
 
 #![forbid(unsafe_code)]
 
+pub mod component;
 pub mod cursor;
+pub mod dto;
 pub mod handlers;
 pub mod repository;
 pub mod service;
+pub mod view;
 
 #[cfg(target_arch = "wasm32")]
 mod entry;

@@ -310,6 +310,65 @@ pub fn parse_body(bytes: &[u8], schema: &Schema) -> Result<Value, ApiError> {
     Ok(value)
 }
 
+/// A body that is well-formed JSON without duplicate members, with the schema's findings
+/// kept aside so that the component can add its domain errors and report every bad field
+/// in one answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    /// The document.
+    pub value: Value,
+    /// Shape problems (unknown members, missing members, wrong types), each at its pointer.
+    pub errors: Vec<FieldError>,
+}
+
+impl Checked {
+    /// Whether the member at the top level has no shape problem (so its value may be parsed
+    /// into its domain type).
+    pub fn is_sound(&self, member: &str) -> bool {
+        let pointer = format!("/{}", pointer_token(member));
+        !self
+            .errors
+            .iter()
+            .any(|e| e.pointer == pointer || e.pointer.starts_with(&format!("{pointer}/")))
+    }
+
+    /// `Ok(value)` when neither the schema nor the component found a problem, else 400
+    /// with every problem (shape first, then `more`).
+    ///
+    /// # Errors
+    /// 400 with the collected field errors.
+    pub fn finish(mut self, more: Vec<FieldError>) -> Result<Value, ApiError> {
+        self.errors.extend(more);
+        if self.errors.is_empty() {
+            Ok(self.value)
+        } else {
+            Err(ApiError::validation(self.errors))
+        }
+    }
+}
+
+/// Parses a request body strictly and checks it against `schema` like [`parse_body`], but
+/// returns the shape problems with the document instead of failing on them; syntax errors
+/// and duplicate members still fail at once (there is no trustworthy document then).
+///
+/// # Errors
+/// 400 for a body that is not JSON or names a member twice.
+pub fn parse_body_collecting(bytes: &[u8], schema: &Schema) -> Result<Checked, ApiError> {
+    let value = parse_strict(bytes)?;
+    let errors = schema.check(&value).err().unwrap_or_default();
+    Ok(Checked { value, errors })
+}
+
+/// [`parse_body_collecting`] for a JSON merge patch (RFC 7396): any subset of the members.
+///
+/// # Errors
+/// 400 for a body that is not JSON or names a member twice.
+pub fn parse_patch_collecting(bytes: &[u8], schema: &Schema) -> Result<Checked, ApiError> {
+    let value = parse_strict(bytes)?;
+    let errors = schema.check_patch(&value).err().unwrap_or_default();
+    Ok(Checked { value, errors })
+}
+
 /// Parses a JSON merge-patch body (RFC 7396) strictly: any subset of the schema's members,
 /// `null` only where the member is nullable, nested objects checked whole.
 ///
@@ -550,5 +609,24 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert!(found[0].0.starts_with("/a~1b~0"));
         assert!(found[0].0.len() < 80);
+    }
+
+    #[test]
+    fn collecting_keeps_the_document_and_its_shape_problems_for_domain_checks() {
+        let checked =
+            parse_body_collecting(br#"{"name":"n","flag":"x","price":{"currency":1}}"#, &BODY)
+                .unwrap();
+        assert!(checked.is_sound("name"));
+        assert!(!checked.is_sound("flag"));
+        assert!(!checked.is_sound("price"));
+        let more = vec![FieldError::new("/name", "too_short", "short")];
+        let found = pointers(checked.finish(more).unwrap_err());
+        assert_eq!(
+            found.last(),
+            Some(&("/name".to_owned(), "too_short".to_owned()))
+        );
+        assert!(parse_body_collecting(br#"{"a":1,"a":2}"#, &BODY).is_err());
+        let clean = parse_body_collecting(br#"{"name":"n"}"#, &BODY).unwrap();
+        assert_eq!(clean.finish(Vec::new()).unwrap(), json!({"name": "n"}));
     }
 }

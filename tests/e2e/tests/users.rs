@@ -684,3 +684,50 @@ async fn the_admin_list_has_a_strong_etag_and_answers_304_with_ratelimit_headers
     assert_eq!(other.status(), 200);
     assert_ne!(etag(&other), tag);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_naming_a_member_twice_is_400_and_stores_nothing() {
+    let app = spawn_app().await.unwrap();
+    // Registration: serde_json alone would keep the second email and register it.
+    let (first, second) = (unique_email(), unique_email());
+    let body = format!(r#"{{"email":"{first}","password":"{GOOD_PASSWORD}","email":"{second}"}}"#);
+    let response = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["code"], "duplicate_member");
+    assert!(user_rows(&first).await.unwrap().is_empty());
+    assert!(user_rows(&second).await.unwrap().is_empty());
+
+    // A merge patch: the duplicate changes nothing, version included.
+    let (id, email) = registered_user(&app).await.unwrap();
+    let token = user_token(&app, &id, USER_SCOPES).unwrap();
+    let path = format!("/api/v1/users/{id}");
+    let tag = etag(&get(&app, &path, &token).await);
+    let response = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&token)
+        .header("content-type", "application/merge-patch+json")
+        .header("if-match", &tag)
+        .body(r#"{"display_name":"Ada","display_name":"Eve"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["code"], "duplicate_member");
+    let rows = user_rows(&email).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].5, 1, "the version did not move");
+}
