@@ -1,19 +1,15 @@
-//! Keyset cursors for order lists, signed with edge-http's [`edge_http::cursor`]
-//! (`base64url(payload).base64url(HMAC-SHA256)` under the `cursor_key` variable).
+//! Keyset cursors for order lists, on the kit's signed cursors ([`kit::PageCursors`]).
 //!
-//! The signature binds the page position to the list it came from (owner, sort, status
-//! filter), so a cursor cannot be replayed against another user's list or another
-//! order; a tampered or foreign cursor fails verification and is a 400.
+//! The cursor binds the page position to the list it came from (owner, sort, status
+//! filter), so it cannot be replayed against another user's list or another sort; a
+//! tampered or foreign cursor fails verification and is a 400 at `/query/cursor`.
 
 use domain::{OrderId, OrderStatus, UserId};
-use edge_http::cursor::{Cursor, CursorKey};
-use serde::{Deserialize, Serialize};
+use edge_http::ApiError;
+use edge_http::cursor::CursorError;
+use kit::{Direction, PageCursors, Position};
 
 use crate::model::{After, ListSort};
-
-/// Why a cursor was refused (the handler answers 400 without saying more).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InvalidCursor;
 
 /// What a cursor is bound to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,53 +22,69 @@ pub struct CursorScope {
     pub status: Option<OrderStatus>,
 }
 
-/// The signed payload: the last row's sort key and id.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Position {
-    k: i64,
-    id: String,
-    /// Backward (a `prev` link): the page ending before this row.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    b: bool,
+impl CursorScope {
+    fn owner_text(&self) -> String {
+        self.owner.to_string()
+    }
 }
 
-fn key(secret: &[u8], scope: &CursorScope) -> Option<CursorKey> {
-    let owner = scope.owner.to_string();
-    Some(CursorKey::new(secret).ok()?.bound_to(&[
-        ("owner", owner.as_str()),
+fn binding<'a>(scope: &CursorScope, owner: &'a str) -> [(&'static str, &'a str); 3] {
+    [
+        ("owner", owner),
         ("sort", scope.sort.as_str()),
         ("status", scope.status.map_or("", OrderStatus::as_str)),
-    ]))
+    ]
 }
 
-/// Signs `after` for `scope`. `None` only if the key is unusable (shorter than 32 bytes).
-pub fn encode(secret: &[u8], scope: &CursorScope, after: &After) -> Option<String> {
-    let position = Position {
-        k: after.key,
-        id: after.id.to_string(),
-        b: after.backward,
-    };
-    Cursor::encode(&position, &key(secret, scope)?).ok()
+/// Signs `after` for `scope`.
+///
+/// # Errors
+/// A 500 when the cursor cannot be made (a bug).
+pub fn encode(
+    cursors: &PageCursors,
+    scope: &CursorScope,
+    after: &After,
+) -> Result<String, ApiError> {
+    let owner = scope.owner_text();
+    cursors.encode(
+        &binding(scope, &owner),
+        &Position {
+            direction: if after.backward {
+                Direction::Before
+            } else {
+                Direction::After
+            },
+            key: after.key,
+            id: after.id.to_string(),
+        },
+    )
 }
 
 /// Verifies and reads a cursor for `scope`.
-pub fn decode(secret: &[u8], scope: &CursorScope, cursor: &str) -> Result<After, InvalidCursor> {
-    let key = key(secret, scope).ok_or(InvalidCursor)?;
-    let position: Position = Cursor::decode(cursor, &key).map_err(|_| InvalidCursor)?;
+///
+/// # Errors
+/// [`CursorError`] for anything but a cursor made for this list with this key.
+pub fn decode(
+    cursors: &PageCursors,
+    scope: &CursorScope,
+    cursor: &str,
+) -> Result<After, CursorError> {
+    let owner = scope.owner_text();
+    let at = cursors.decode::<i64>(&binding(scope, &owner), cursor)?;
     Ok(After {
-        key: position.k,
-        id: OrderId::parse(&position.id).map_err(|_| InvalidCursor)?,
-        backward: position.b,
+        key: at.key,
+        id: OrderId::parse(&at.id).map_err(|_| CursorError::Invalid)?,
+        backward: at.direction == Direction::Before,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64ct::{Base64UrlUnpadded, Encoding};
 
-    const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+    fn cursors() -> PageCursors {
+        PageCursors::new(b"0123456789abcdef0123456789abcdef").unwrap()
+    }
 
     fn scope() -> CursorScope {
         CursorScope {
@@ -92,45 +104,41 @@ mod tests {
 
     #[test]
     fn a_cursor_round_trips_for_its_own_list() {
-        let cursor = encode(KEY, &scope(), &after()).unwrap();
-        assert_eq!(decode(KEY, &scope(), &cursor), Ok(after()));
+        let cursor = encode(&cursors(), &scope(), &after()).unwrap();
+        assert_eq!(decode(&cursors(), &scope(), &cursor), Ok(after()));
         assert!(!cursor.contains("0190b0c4"), "opaque");
         let back = After {
             backward: true,
             ..after()
         };
-        let cursor = encode(KEY, &scope(), &back).unwrap();
-        assert_eq!(decode(KEY, &scope(), &cursor), Ok(back));
+        let cursor = encode(&cursors(), &scope(), &back).unwrap();
+        assert_eq!(decode(&cursors(), &scope(), &cursor), Ok(back));
     }
 
     #[test]
-    fn tampered_foreign_or_malformed_cursors_are_refused() {
-        let cursor = encode(KEY, &scope(), &after()).unwrap();
+    fn foreign_or_malformed_cursors_are_refused() {
+        let cursor = encode(&cursors(), &scope(), &after()).unwrap();
         let (payload, tag) = cursor.split_once('.').unwrap();
-        let forged_payload = Base64UrlUnpadded::encode_string(
-            br#"{"k":0,"id":"0190b0c4-0000-7000-8000-0000000000bb"}"#,
-        );
         for bad in [
-            format!("{forged_payload}.{tag}"),
             format!("{payload}.{}", &tag[1..]),
             format!("{payload}x.{tag}"),
             "' OR 1=1 --".to_owned(),
             String::new(),
             "a".repeat(4096),
         ] {
-            assert_eq!(decode(KEY, &scope(), &bad), Err(InvalidCursor), "{bad}");
+            assert!(decode(&cursors(), &scope(), &bad).is_err(), "{bad}");
         }
-        let other_key = b"another-key-another-key-another-key!";
-        assert_eq!(decode(other_key, &scope(), &cursor), Err(InvalidCursor));
+        let other = PageCursors::new(b"another-key-another-key-another-key!").unwrap();
+        assert!(decode(&other, &scope(), &cursor).is_err());
         let other_sort = CursorScope {
             sort: ListSort::TotalAscending,
             ..scope()
         };
-        assert_eq!(decode(KEY, &other_sort, &cursor), Err(InvalidCursor));
+        assert!(decode(&cursors(), &other_sort, &cursor).is_err());
         let other_owner = CursorScope {
             owner: UserId::parse("0190b0c4-0000-7000-8000-000000000002").unwrap(),
             ..scope()
         };
-        assert_eq!(decode(KEY, &other_owner, &cursor), Err(InvalidCursor));
+        assert!(decode(&cursors(), &other_owner, &cursor).is_err());
     }
 }

@@ -51,17 +51,26 @@
 //! (403), and a per-caller rate limit (`rate_limit_per_minute`, `RateLimit-Policy` /
 //! `RateLimit` headers, 429 + `Retry-After`).
 //!
-//! Layers: `entry` (wasm only) → [`handlers`] (HTTP) → [`service`] (rules) →
-//! [`repository`] (SQL through `store::Guarded`). Tested natively with store's fakes.
+//! Layers: `entry` (wasm only) → [`component`] (the kit service: settings, rate limit,
+//! dispatch) → [`handlers`] (HTTP; [`dto`] in, [`view`] out, [`errors`] for failures) →
+//! [`service`] (rules, over the [`repository::OrdersRepository`] seam) → [`repository`]
+//! (SQL through `store::Guarded`). Tested natively with store's fakes.
 
 #![forbid(unsafe_code)]
+// The entry future (kit pipeline → edge → idempotent placement → guarded transaction) nests
+// deeper than rustc's default layout query depth.
+#![recursion_limit = "256"]
 
 pub mod admission;
+pub mod component;
 pub mod cursor;
+pub mod dto;
+pub mod errors;
 pub mod handlers;
 pub mod model;
 pub mod repository;
 pub mod service;
+pub mod view;
 
 #[cfg(target_arch = "wasm32")]
 mod entry;

@@ -241,19 +241,94 @@ fn key_params(scope: &IdempotencyScope) -> [Value; 3] {
     ]
 }
 
-impl<D, K, E> Repository<D, K, E>
+/// What the orders service needs from storage: the seam that keeps business rules apart
+/// from SQL (the MariaDB implementation is [`Repository`]).
+#[allow(
+    async_fn_in_trait,
+    reason = "a wasm component is single-threaded; callers never need Send futures"
+)]
+pub trait OrdersRepository {
+    /// The products named, as they are now (no lock). Unknown ids are simply absent.
+    async fn products(&self, ids: &[ProductId]) -> Result<Vec<ProductSnapshot>, StoreError>;
+
+    /// Places `order` in one transaction: the guarded stock decrements first (in
+    /// product-id order, so concurrent orders lock rows in one order and cannot
+    /// deadlock; the rows stay locked, which also covers the foreign-key checks of the
+    /// items), then the order and its items, and — with an idempotency key — the key
+    /// completed with `render(order)` as its stored response. The transaction holds the
+    /// product locks for these few statements only.
+    async fn place(
+        &self,
+        order: &Order,
+        key: Option<&IdempotencyScope>,
+        render: &dyn Fn(&Order) -> Vec<u8>,
+    ) -> Result<PlaceResult, StoreError>;
+
+    /// A product's SKU, status and stock, to explain a failed decrement.
+    async fn product_state(&self, id: ProductId) -> Result<Option<ProductState>, StoreError>;
+
+    /// The order with its items, if it exists.
+    async fn find(&self, id: OrderId) -> Result<Option<Order>, StoreError>;
+
+    /// One page (plus one row, to know whether another page follows) of a user's orders.
+    async fn list(&self, query: &ListQuery) -> Result<Vec<Order>, StoreError>;
+
+    /// Moves `order` to `to` if it is still at its version and status; restocks its items
+    /// in the same transaction when `restock`. `false` when the order changed meanwhile.
+    async fn change_status(
+        &self,
+        order: &Order,
+        to: OrderStatus,
+        now_micros: i64,
+        restock: bool,
+    ) -> Result<bool, StoreError>;
+
+    /// Takes `scope`'s key for this request (`in_progress`); `false` when it exists.
+    async fn insert_key(
+        &self,
+        scope: &IdempotencyScope,
+        now_micros: i64,
+        expires_micros: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes `scope`'s key if it has expired.
+    async fn delete_expired_key(
+        &self,
+        scope: &IdempotencyScope,
+        now_micros: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The key's row, if any.
+    async fn read_key(&self, scope: &IdempotencyScope) -> Result<Option<KeyRow>, StoreError>;
+
+    /// Takes over a key left `in_progress` since before `stale_before_micros` (its request
+    /// died); `true` when this caller now owns it.
+    async fn take_over_key(
+        &self,
+        scope: &IdempotencyScope,
+        now_micros: i64,
+        stale_before_micros: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives up an `in_progress` key (the request failed; a retry may run again).
+    async fn release_key(&self, scope: &IdempotencyScope) -> Result<(), StoreError>;
+}
+
+impl<D, K, E> Repository<D, K, E> {
+    /// The repository over `db`.
+    pub fn new(db: Guarded<D, K, E>) -> Self {
+        Self { db }
+    }
+}
+
+impl<D, K, E> OrdersRepository for Repository<D, K, E>
 where
     D: Transactional,
     K: BreakerStore,
     E: Clock + Sleeper + Random,
 {
-    /// The repository over `db`.
-    pub fn new(db: Guarded<D, K, E>) -> Self {
-        Self { db }
-    }
-
     /// The products named, as they are now (no lock). Unknown ids are simply absent.
-    pub async fn products(&self, ids: &[ProductId]) -> Result<Vec<ProductSnapshot>, StoreError> {
+    async fn products(&self, ids: &[ProductId]) -> Result<Vec<ProductSnapshot>, StoreError> {
         let sql = format!("{SELECT_PRODUCTS_PREFIX}{})", placeholders(ids.len()));
         let params: Vec<Value> = ids.iter().map(|id| Value::from(id.to_bytes())).collect();
         self.db
@@ -280,7 +355,7 @@ where
     /// items), then the order and its items, and — with an idempotency key — the key
     /// completed with `render(order)` as its stored response. The transaction holds the
     /// product locks for these few statements only.
-    pub async fn place(
+    async fn place(
         &self,
         order: &Order,
         key: Option<&IdempotencyScope>,
@@ -361,7 +436,7 @@ where
     }
 
     /// A product's SKU, status and stock, to explain a failed decrement.
-    pub async fn product_state(&self, id: ProductId) -> Result<Option<ProductState>, StoreError> {
+    async fn product_state(&self, id: ProductId) -> Result<Option<ProductState>, StoreError> {
         let Some(row) = self
             .db
             .query_opt(SELECT_PRODUCT_STATE, &[Value::from(id.to_bytes())])
@@ -378,7 +453,7 @@ where
     }
 
     /// The order with its items, if it exists.
-    pub async fn find(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+    async fn find(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
         let sql = format!("{ORDER_COLUMNS} WHERE id = ? LIMIT 1");
         let Some(row) = self
             .db
@@ -399,7 +474,7 @@ where
     }
 
     /// One page (plus one row, to know whether another page follows) of a user's orders.
-    pub async fn list(&self, query: &ListQuery) -> Result<Vec<Order>, StoreError> {
+    async fn list(&self, query: &ListQuery) -> Result<Vec<Order>, StoreError> {
         let (sql, params) = list_statement(query);
         self.db
             .query(&sql, &params)
@@ -411,7 +486,7 @@ where
 
     /// Moves `order` to `to` if it is still at its version and status; restocks its items
     /// in the same transaction when `restock`. `false` when the order changed meanwhile.
-    pub async fn change_status(
+    async fn change_status(
         &self,
         order: &Order,
         to: OrderStatus,
@@ -458,7 +533,7 @@ where
     }
 
     /// Takes `scope`'s key for this request (`in_progress`); `false` when it exists.
-    pub async fn insert_key(
+    async fn insert_key(
         &self,
         scope: &IdempotencyScope,
         now_micros: i64,
@@ -482,7 +557,7 @@ where
     }
 
     /// Removes `scope`'s key if it has expired.
-    pub async fn delete_expired_key(
+    async fn delete_expired_key(
         &self,
         scope: &IdempotencyScope,
         now_micros: i64,
@@ -495,7 +570,7 @@ where
     }
 
     /// The key's row, if any.
-    pub async fn read_key(&self, scope: &IdempotencyScope) -> Result<Option<KeyRow>, StoreError> {
+    async fn read_key(&self, scope: &IdempotencyScope) -> Result<Option<KeyRow>, StoreError> {
         let Some(row) = self.db.query_opt(SELECT_KEY, &key_params(scope)).await? else {
             return Ok(None);
         };
@@ -520,7 +595,7 @@ where
 
     /// Takes over a key left `in_progress` since before `stale_before_micros` (its request
     /// died); `true` when this caller now owns it.
-    pub async fn take_over_key(
+    async fn take_over_key(
         &self,
         scope: &IdempotencyScope,
         now_micros: i64,
@@ -537,7 +612,7 @@ where
     }
 
     /// Gives up an `in_progress` key (the request failed; a retry may run again).
-    pub async fn release_key(&self, scope: &IdempotencyScope) -> Result<(), StoreError> {
+    async fn release_key(&self, scope: &IdempotencyScope) -> Result<(), StoreError> {
         self.db
             .execute(Idempotency::Safe, RELEASE_KEY, &key_params(scope))
             .await

@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use domain::{Money, OrderId, OrderStatus, ProductId, TransitionError, UserId};
-use store::{BreakerStore, Clock, ForeignKeyKind, Random, Sleeper, StoreError, Transactional};
+use store::{Clock, ForeignKeyKind, Sleeper, StoreError};
 
 use crate::model::OrderItem;
 use crate::model::{
     After, Caller, IdempotencyScope, ListQuery, Order, OrderLine, Page, StoredResponse,
 };
-use crate::repository::{PlaceResult, ProductSnapshot, Repository};
+use crate::repository::{OrdersRepository, PlaceResult, ProductSnapshot};
 
 /// How long an idempotency key (and the response stored under it) lives: 24 h.
 pub const KEY_LIFETIME_MICROS: i64 = 24 * 60 * 60 * 1_000_000;
@@ -107,31 +107,34 @@ pub fn allowed_transitions(caller: &Caller, order: &Order) -> Vec<OrderStatus> {
 }
 
 /// The orders service: repository, clock and sleeper.
-pub struct OrdersService<'a, D, K, E, S> {
-    repo: &'a Repository<D, K, E>,
+///
+/// It reads the clock itself (a [`Clock`], not one instant per request) because placing
+/// an order with an idempotency key may wait for a duplicate's first answer, and the key's
+/// expiry and the take-over of a dead key are judged against the time *then*.
+pub struct OrdersService<'a, R, S> {
+    repo: &'a R,
     sleeper: &'a S,
-    now_micros: &'a dyn Fn() -> i64,
+    clock: &'a dyn Clock,
 }
 
-impl<'a, D, K, E, S> OrdersService<'a, D, K, E, S>
+impl<'a, R, S> OrdersService<'a, R, S>
 where
-    D: Transactional,
-    K: BreakerStore,
-    E: Clock + Sleeper + Random,
+    R: OrdersRepository,
     S: Sleeper,
 {
     /// The service over `repo`; `sleeper` paces waiting for a duplicate request and
-    /// `now_micros` is the wall clock in µs since the epoch.
-    pub fn new(
-        repo: &'a Repository<D, K, E>,
-        sleeper: &'a S,
-        now_micros: &'a dyn Fn() -> i64,
-    ) -> Self {
+    /// `clock` is the wall clock.
+    pub fn new(repo: &'a R, sleeper: &'a S, clock: &'a dyn Clock) -> Self {
         Self {
             repo,
             sleeper,
-            now_micros,
+            clock,
         }
+    }
+
+    /// Now, in microseconds since the epoch (as the tables store it).
+    fn now_micros(&self) -> i64 {
+        kit::Now::from_clock(self.clock).micros()
     }
 
     /// Places an order for `owner`. With a key: the first request runs, concurrent and
@@ -151,10 +154,10 @@ where
         let Some(scope) = key else {
             return self.place_now(owner, lines, None, render).await;
         };
-        let now = (self.now_micros)();
+        let now = self.now_micros();
         self.repo.delete_expired_key(scope, now).await?;
         for _ in 0..OWNERSHIP_ATTEMPTS {
-            let now = (self.now_micros)();
+            let now = self.now_micros();
             if self
                 .repo
                 .insert_key(scope, now, now.saturating_add(KEY_LIFETIME_MICROS))
@@ -200,7 +203,7 @@ where
             if let Some(response) = row.completed {
                 return Ok(Waited::Done(response));
             }
-            let now = (self.now_micros)();
+            let now = self.now_micros();
             if row.created_at_micros < now.saturating_sub(KEY_STALE_MICROS)
                 && self
                     .repo
@@ -229,7 +232,7 @@ where
         // transaction: under a rush on one product, the losers never queue for its lock.
         let ids: Vec<ProductId> = lines.iter().map(|l| l.product_id).collect();
         let products = self.repo.products(&ids).await?;
-        let order = build_order(owner, lines, &products, (self.now_micros)())?;
+        let order = build_order(owner, lines, &products, self.now_micros())?;
         let result = self.repo.place(&order, key, render).await;
         match result {
             Ok(PlaceResult::Placed(body)) => Ok(Placement::Created { order, body }),
@@ -338,7 +341,7 @@ where
         let restock = order.status.restocks_on(to);
         if !self
             .repo
-            .change_status(&order, to, (self.now_micros)(), restock)
+            .change_status(&order, to, self.now_micros(), restock)
             .await?
         {
             return Err(OrderError::VersionMismatch);
@@ -417,6 +420,7 @@ enum Waited {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repository::Repository;
     use domain::{Currency, Quantity};
     use futures::executor::block_on;
     use store::testing::{CallKind, FakeDatabase, FakeEnv, FakeKv, FakeSleeper, Reply};
@@ -469,8 +473,12 @@ mod tests {
         }
     }
 
-    fn now() -> i64 {
-        NOW
+    /// The tests' wall clock: always `NOW`.
+    struct Fixed;
+    impl Clock for Fixed {
+        fn now_millis(&self) -> u64 {
+            u64::try_from(NOW / 1000).unwrap()
+        }
     }
 
     fn render(order: &Order) -> Vec<u8> {
@@ -501,7 +509,7 @@ mod tests {
         db.push(Reply::Ok); // begin
         db.push(Reply::Affected(1)); // decrement
         let r = repo(&db, &kv, &env);
-        let service = OrdersService::new(&r, &sleeper, &now);
+        let service = OrdersService::new(&r, &sleeper, &Fixed);
         let placed =
             block_on(service.place(&owner_caller(), user(), &lines(), None, &render)).unwrap();
         let Placement::Created { order, .. } = placed else {
@@ -548,7 +556,7 @@ mod tests {
             Value::Int(1),
         ])]));
         let r = repo(&db, &kv, &env);
-        let service = OrdersService::new(&r, &sleeper, &now);
+        let service = OrdersService::new(&r, &sleeper, &Fixed);
         let err =
             block_on(service.place(&owner_caller(), user(), &lines(), None, &render)).unwrap_err();
         assert_eq!(
@@ -583,7 +591,7 @@ mod tests {
         );
         db.push(Reply::Rows(vec![product_row(1)]));
         let r = repo(&db, &kv, &env);
-        let service = OrdersService::new(&r, &sleeper, &now);
+        let service = OrdersService::new(&r, &sleeper, &Fixed);
         let err =
             block_on(service.place(&owner_caller(), user(), &lines(), None, &render)).unwrap_err();
         assert!(
@@ -649,7 +657,7 @@ mod tests {
             FakeSleeper::default(),
         );
         let r = repo(&db, &kv, &env);
-        let service = OrdersService::new(&r, &sleeper, &now);
+        let service = OrdersService::new(&r, &sleeper, &Fixed);
         let other = UserId::parse("0190b0c4-0000-7000-8000-000000000002").unwrap();
         let err =
             block_on(service.place(&owner_caller(), other, &lines(), None, &render)).unwrap_err();
@@ -707,7 +715,7 @@ mod tests {
         db.push(Reply::Rows(vec![key_row(7, false)]));
         db.push(Reply::Rows(vec![key_row(7, true)]));
         let r = repo(&db, &kv, &env);
-        let service = OrdersService::new(&r, &sleeper, &now);
+        let service = OrdersService::new(&r, &sleeper, &Fixed);
         let placed =
             block_on(service.place(&owner_caller(), user(), &lines(), Some(&scope(7)), &render))
                 .unwrap();
@@ -744,7 +752,7 @@ mod tests {
         db.push(Reply::Ok); // insert items
         db.push(Reply::Affected(1)); // complete the key
         let r = repo(&db, &kv, &env);
-        let service = OrdersService::new(&r, &sleeper, &now);
+        let service = OrdersService::new(&r, &sleeper, &Fixed);
         let placed =
             block_on(service.place(&owner_caller(), user(), &lines(), Some(&scope(7)), &render))
                 .unwrap();
@@ -776,7 +784,7 @@ mod tests {
         }));
         db.push(Reply::Rows(vec![key_row(7, true)]));
         let r = repo(&db, &kv, &env);
-        let service = OrdersService::new(&r, &sleeper, &now);
+        let service = OrdersService::new(&r, &sleeper, &Fixed);
         let err =
             block_on(service.place(&owner_caller(), user(), &lines(), Some(&scope(8)), &render))
                 .unwrap_err();
@@ -797,7 +805,7 @@ mod tests {
             db.push(Reply::Rows(vec![key_row(7, false)]));
         }
         let r = repo(&db, &kv, &env);
-        let service = OrdersService::new(&r, &sleeper, &now);
+        let service = OrdersService::new(&r, &sleeper, &Fixed);
         let err =
             block_on(service.place(&owner_caller(), user(), &lines(), Some(&scope(7)), &render))
                 .unwrap_err();

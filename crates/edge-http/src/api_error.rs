@@ -91,6 +91,9 @@ pub enum ApiError {
         /// Seconds until the caller may retry.
         retry_after_secs: u64,
     },
+    /// A 4xx the domain describes itself: its own problem `type`, detail, field errors and
+    /// extension members (e.g. 409 `out-of-stock` naming the product and the quantity left).
+    Domain(Box<DomainProblem>),
     /// 500 Internal Server Error: our bug or an unexpected failure. The cause is written
     /// (redacted) to the log line and never to the response.
     Internal(InternalError),
@@ -103,6 +106,55 @@ pub enum ApiError {
         /// Headers added to the error response (after the ones `error` sets itself).
         headers: Vec<(HeaderName, HeaderValue)>,
     },
+}
+
+/// A problem the domain describes itself ([`ApiError::Domain`]): always a 4xx (a server
+/// error never describes itself to the client).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainProblem {
+    status: StatusCode,
+    problem_type: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    extensions: Vec<(&'static str, serde_json::Value)>,
+}
+
+impl DomainProblem {
+    /// A `status` problem of type `urn:orderly:problem:<problem_type>`; a status outside
+    /// 4xx becomes 400 (this type is for the caller's mistakes and the resource's state).
+    pub fn new(status: StatusCode, problem_type: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status: if status.is_client_error() {
+                status
+            } else {
+                StatusCode::BAD_REQUEST
+            },
+            problem_type,
+            detail: detail.into(),
+            errors: Vec::new(),
+            extensions: Vec::new(),
+        }
+    }
+
+    /// Adds per-field errors (shown on 400 and 422).
+    #[must_use]
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    /// Adds an extension member.
+    #[must_use]
+    pub fn with_extension(mut self, name: &'static str, value: serde_json::Value) -> Self {
+        self.extensions.push((name, value));
+        self
+    }
+}
+
+impl From<DomainProblem> for ApiError {
+    fn from(problem: DomainProblem) -> Self {
+        Self::Domain(Box::new(problem))
+    }
 }
 
 /// The cause of a 500, kept for the log line.
@@ -230,6 +282,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Domain(problem) => problem.status,
         }
     }
 
@@ -278,6 +331,16 @@ impl ApiError {
                 "Too many requests; retry after {retry_after_secs} seconds."
             )),
             Self::ServiceUnavailable { .. } | Self::Internal(_) => problem,
+            Self::Domain(domain) => {
+                let mut problem = problem
+                    .with_type(domain.problem_type)
+                    .with_detail(domain.detail.clone())
+                    .with_errors(domain.errors.clone());
+                for (name, value) in &domain.extensions {
+                    problem = problem.with_extension(name, value.clone());
+                }
+                problem
+            }
         }
     }
 
@@ -571,5 +634,25 @@ mod tests {
         let other = ApiError::from(StoreError::Conflict { constraint: None });
         assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(other.log_cause().is_some_and(|c| c.contains("unique")));
+    }
+
+    #[test]
+    fn a_domain_problem_keeps_its_type_detail_errors_and_extensions() {
+        let error = ApiError::from(
+            DomainProblem::new(StatusCode::CONFLICT, "out-of-stock", "Not enough stock.")
+                .with_extension("available", serde_json::json!(3)),
+        );
+        assert_eq!(error.status(), StatusCode::CONFLICT);
+        let problem = error.to_problem(&RequestId::generate());
+        assert_eq!(problem.problem_type, "urn:orderly:problem:out-of-stock");
+        assert_eq!(problem.detail.as_deref(), Some("Not enough stock."));
+        assert_eq!(problem.extensions["available"], 3);
+        assert!(error.log_cause().is_none());
+        let server = ApiError::from(DomainProblem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "x",
+            "never described",
+        ));
+        assert_eq!(server.status(), StatusCode::BAD_REQUEST);
     }
 }

@@ -73,7 +73,7 @@ pub mod response;
 pub mod security_headers;
 pub mod trace_context;
 
-pub use api_error::{ApiError, InternalError};
+pub use api_error::{ApiError, DomainProblem, InternalError};
 pub use body::{BodyError, read_body_capped};
 pub use conditional::{ETag, check_if_none_match, not_modified_for, require_if_match};
 pub use cors::CorsPolicy;

@@ -825,3 +825,27 @@ async fn an_admin_orders_for_any_existing_user_and_sees_their_orders() -> Result
     assert_eq!(stock_of(&pool, &product.id).await?, 2);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_naming_a_member_twice_is_400_and_orders_nothing() -> Result<()> {
+    let app = spawn_app().await?;
+    let pool = admin_pool()?;
+    let user = insert_user(&pool).await?;
+    let product = insert_product(&pool, 100, "EUR", 5, "active").await?;
+    let bearer = token(&app, &user, SHOPPER_SCOPES)?;
+    let p = &product.id;
+    for body in [
+        // The second `quantity` would win with a plain serde_json parse: 5 units, not 1.
+        format!(r#"{{"items":[{{"product_id":"{p}","quantity":1,"quantity":5}}]}}"#),
+        format!(r#"{{"items":[{{"product_id":"{p}","quantity":1}}],"items":[]}}"#),
+    ] {
+        let response = post_order(&app, &bearer, &user, &body, None).await?;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(header(&response, "content-type"), "application/problem+json");
+        let problem: Value = response.json().await?;
+        assert_eq!(problem["errors"][0]["code"], "duplicate_member", "{problem}");
+    }
+    assert_eq!(order_count(&pool, &user).await?, 0);
+    assert_eq!(stock_of(&pool, p).await?, 5);
+    Ok(())
+}
