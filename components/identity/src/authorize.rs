@@ -2,7 +2,7 @@
 //! `GET|POST /login` that completes it.
 
 use bytes::Bytes;
-use edge_http::rate_limit::{Decision, RateLimitPolicy};
+use edge_http::rate_limit::Decision;
 use edge_http::{ApiError, EdgeResponse, HandlerResult, RequestContext, bytes_response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde::{Deserialize, Serialize};
@@ -150,10 +150,10 @@ struct Session {
 }
 
 fn session_key<R, K>(env: &Env<'_, R, K>, session_id: &str) -> String {
-    env.config.kv_key(&format!(
-        "session:{}",
-        hex(&credentials::token_hash(session_id))
-    ))
+    contract::keys::session(
+        &env.config.kv_prefix,
+        &hex(&credentials::token_hash(session_id)),
+    )
 }
 
 /// The signed-in user, if the session cookie names a live session of an active user.
@@ -487,9 +487,9 @@ pub async fn login<R: Repository, K: BreakerStore>(
     )
 }
 
-/// 429 with `Retry-After` and the RateLimit headers of the exhausted counter, as an
-/// HTML page.
-fn throttled(decision: &Decision) -> HandlerResult {
+/// 429 with `Retry-After`, as an HTML page (the kit adds the RateLimit headers of the
+/// attached decisions).
+fn throttled(decision: &Decision) -> EdgeResponse {
     let mut response = error_page(
         StatusCode::TOO_MANY_REQUESTS,
         "Too many attempts",
@@ -498,8 +498,7 @@ fn throttled(decision: &Decision) -> HandlerResult {
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(decision.reset_secs));
-    decision.finish(&mut response);
-    Ok(response)
+    response
 }
 
 async fn login_submit<R: Repository, K: BreakerStore>(
@@ -544,31 +543,45 @@ async fn login_submit<R: Repository, K: BreakerStore>(
 
     // Throttling per client address and per account (STANDARDS §4), counted for every
     // attempt, before any password work.
-    let policy =
-        RateLimitPolicy::per_minute(rate_limit::LOGIN, env.config.login_attempts_per_minute);
-    let by_addr =
-        rate_limit::check_strict(env, &policy, &rate_limit::address(request.headers())).await?;
-    let by_account = rate_limit::check_strict(env, &policy, &rate_limit::account(email)).await?;
+    let (by_addr, by_account) = rate_limit::sign_in(env, request.headers(), email).await?;
     for decision in [&by_addr, &by_account] {
         if !decision.allowed {
-            return throttled(decision);
+            let mut response = throttled(decision);
+            kit::serve::attach_decision(&mut response, by_addr.clone());
+            kit::serve::attach_decision(&mut response, by_account.clone());
+            return Ok(response);
         }
     }
+    let password = form.get("password").unwrap_or("");
+    let mut response = login_attempt(env, request, &pending, sealed, email, password).await?;
+    kit::serve::attach_decision(&mut response, by_addr);
+    kit::serve::attach_decision(&mut response, by_account);
+    Ok(response)
+}
 
-    let Some(client) = pending_client(env, &pending).await? else {
+/// A sign-in attempt that passed CSRF, the pending request and the throttles.
+async fn login_attempt<R: Repository, K: BreakerStore>(
+    env: &Env<'_, R, K>,
+    request: &http::Request<Bytes>,
+    pending: &Pending,
+    sealed: &str,
+    email: &str,
+    password: &str,
+) -> HandlerResult {
+    let secure = env.config.secure_cookies;
+    let Some(client) = pending_client(env, pending).await? else {
         return Ok(error_page(StatusCode::BAD_REQUEST, "Sign-in", EXPIRED));
     };
     let nonce = cookie(request.headers(), &csrf_cookie(secure))
         .unwrap_or("")
         .to_owned();
-    let password = form.get("password").unwrap_or("");
     if email.is_empty() || password.is_empty() {
         return login_form(
             env,
             StatusCode::BAD_REQUEST,
             &LoginView {
                 client: &client,
-                pending: &pending,
+                pending,
                 sealed,
                 csrf_nonce: &nonce,
                 email,
@@ -591,7 +604,7 @@ async fn login_submit<R: Repository, K: BreakerStore>(
             StatusCode::BAD_REQUEST,
             &LoginView {
                 client: &client,
-                pending: &pending,
+                pending,
                 sealed,
                 csrf_nonce: &nonce,
                 email,
@@ -612,7 +625,7 @@ async fn login_submit<R: Repository, K: BreakerStore>(
         .set(&session_key(env, &session_id), &value)
         .await
         .map_err(kv_failure)?;
-    let mut response = issue_code(env, &client, &pending, &user, env.now).await?;
+    let mut response = issue_code(env, &client, pending, &user, env.now).await?;
     let session_cookie = set_cookie(
         secure,
         &session_cookie(secure),

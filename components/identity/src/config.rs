@@ -43,6 +43,31 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// The variables [`Config`] is made of, to name the one an error is about.
+const VARIABLES: &[&str] = &[
+    "issuer",
+    "audience",
+    "signing_key",
+    "next_signing_key",
+    "retired_jwks",
+    "cursor_key",
+    "kv_prefix",
+    "rate_limit_per_minute",
+    "login_attempts_per_minute",
+];
+
+impl ConfigError {
+    /// The variable the error is about (the longest name its message starts with).
+    pub fn variable(&self) -> &'static str {
+        VARIABLES
+            .iter()
+            .copied()
+            .filter(|name| self.0.starts_with(name))
+            .max_by_key(|name| name.len())
+            .unwrap_or("identity configuration")
+    }
+}
+
 /// The parsed configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -138,10 +163,30 @@ impl Config {
             )?,
         })
     }
+}
 
-    /// `{kv_prefix}:{rest}`.
-    pub fn kv_key(&self, rest: &str) -> String {
-        format!("{}:{rest}", self.kv_prefix)
+/// The configuration as the kit loads it: once per instance, from the Spin variables.
+impl kit::Settings for Config {
+    async fn load(variables: &impl kit::Variables) -> Result<Self, kit::SettingsError> {
+        let optional = |value: Option<String>| value.unwrap_or_default();
+        let raw = RawConfig {
+            issuer: variables.required("issuer").await?,
+            audience: variables.required("audience").await?,
+            signing_key: variables.required("signing_key").await?,
+            signing_kid: variables.required("signing_kid").await?,
+            next_signing_key: optional(variables.optional("next_signing_key").await?),
+            next_signing_kid: optional(variables.optional("next_signing_kid").await?),
+            retired_jwks: optional(variables.optional("retired_jwks").await?),
+            cursor_key: variables.required("cursor_key").await?,
+            kv_prefix: variables.required("kv_prefix").await?,
+            rate_limit_per_minute: variables.required("rate_limit_per_minute").await?,
+            login_attempts_per_minute: variables.required("login_attempts_per_minute").await?,
+        };
+        Config::from_raw(&raw).map_err(|e| kit::SettingsError::new(e.variable(), e.0))
+    }
+
+    fn kv_prefix(&self) -> &str {
+        &self.kv_prefix
     }
 }
 

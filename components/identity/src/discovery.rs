@@ -2,20 +2,6 @@
 
 use serde_json::{Value, json};
 
-/// The scopes a client may be registered for (STANDARDS §11), plus the OIDC ones.
-pub const SCOPES_SUPPORTED: &[&str] = &[
-    "openid",
-    "profile",
-    "email",
-    "products:read",
-    "products:write",
-    "orders:read",
-    "orders:write",
-    "users:read",
-    "users:write",
-    "admin",
-];
-
 /// The metadata document for `issuer`. `issuer` is published exactly as configured (it
 /// must equal every `iss`); endpoint URLs join it without doubling a trailing slash.
 pub fn metadata(issuer: &str) -> Value {
@@ -36,7 +22,7 @@ pub fn metadata(issuer: &str) -> Value {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "scopes_supported": SCOPES_SUPPORTED,
+        "scopes_supported": contract::Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
         "authorization_response_iss_parameter_supported": true,

@@ -2,7 +2,6 @@
 //! introspection (RFC 7662), userinfo (OIDC Core §5.3), discovery (RFC 8414) and JWKS.
 
 use bytes::Bytes;
-use edge_http::rate_limit::RateLimitPolicy;
 use edge_http::{
     ApiError, EdgeResponse, HandlerResult, RequestContext, bytes_response, json_response,
 };
@@ -19,7 +18,6 @@ use crate::form::Form;
 use crate::model::{ClientRecord, Env, NewRefresh, Repository, UserRecord, family_of_code};
 use crate::oauth_error::{ErrorCode, OAuthError, json_no_store, no_store};
 use crate::pkce;
-use crate::rate_limit;
 use crate::scopes::{self, OPENID, ScopeRefusal};
 
 /// Refresh tokens live 14 days (rotated on every use).
@@ -280,23 +278,16 @@ async fn issue_for_user<R: Repository, K>(
 }
 
 /// `POST /oauth2/token`.
+///
+/// The per-address `token` limit was counted by the kit before this runs (strict: 503 when
+/// the shared store cannot count).
 pub async fn token<R: Repository, K: BreakerStore>(
     env: &Env<'_, R, K>,
     request: &http::Request<Bytes>,
-    context: &RequestContext,
 ) -> HandlerResult {
     edge_http::require_method(request.method(), &[Method::POST])?;
-    // Per-address limit (STANDARDS §12), before any work.
-    let policy = RateLimitPolicy::per_minute(rate_limit::TOKEN, env.config.rate_limit_per_minute);
-    let decision =
-        rate_limit::check_strict(env, &policy, &rate_limit::address(request.headers())).await?;
-    let mut response = if decision.allowed {
-        respond(token_grant(env, request).await)?
-    } else {
-        rate_limit::too_many(&decision).to_response(context.request_id())
-    };
+    let mut response = respond(token_grant(env, request).await)?;
     no_store(&mut response);
-    decision.finish(&mut response);
     Ok(response)
 }
 
@@ -341,8 +332,7 @@ fn scope_refusal(refusal: ScopeRefusal) -> Failure {
 /// (the code exchange, then each rotation), so revoking the family revokes it too
 /// (RFC 7009 §2.1, RFC 9700 §4.14.2: the attacker's fresh access token dies as well).
 fn family_jti_key<R, K>(env: &Env<'_, R, K>, family: Uuid) -> String {
-    env.config
-        .kv_key(&format!("family-jti:{}", family.simple()))
+    contract::keys::family_jti(&env.config.kv_prefix, &family.simple().to_string())
 }
 
 /// Records `issued` as the family's latest access token (best effort: the refresh
@@ -574,7 +564,7 @@ fn grant_client_credentials<R, K>(
 // ------------------------------------------------------------------ revocation
 
 fn revoked_key<R, K>(env: &Env<'_, R, K>, jti: &str) -> String {
-    env.config.kv_key(&format!("revoked-jti:{jti}"))
+    contract::keys::revoked_jti(&env.config.kv_prefix, jti)
 }
 
 async fn revoke_jti<R, K: BreakerStore>(
@@ -765,12 +755,12 @@ pub async fn userinfo<R: Repository, K: BreakerStore>(
     };
     let mut body = serde_json::Map::new();
     body.insert("sub".into(), json!(user.subject()));
-    if claims.scope.contains("email") {
+    if claims.scope.contains(contract::Scope::Email.as_str()) {
         body.insert("email".into(), json!(user.email));
         // Orderly does not verify email addresses (no mail is sent).
         body.insert("email_verified".into(), json!(false));
     }
-    if claims.scope.contains("profile")
+    if claims.scope.contains(contract::Scope::Profile.as_str())
         && let Some(name) = &user.display_name
     {
         body.insert("name".into(), json!(name));

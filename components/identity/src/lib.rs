@@ -26,6 +26,7 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod component;
 pub mod config;
 pub mod discovery;
 pub mod endpoints;

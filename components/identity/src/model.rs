@@ -1,6 +1,6 @@
 //! What the identity component reads and writes, and the repository trait over it.
 
-use store::{BreakerStore, StoreError};
+use store::StoreError;
 use tokens::ScopeSet;
 use uuid::Uuid;
 
@@ -200,6 +200,43 @@ pub trait Repository {
     async fn family_revoked(&self, family: Uuid) -> Result<bool, StoreError>;
 }
 
+/// A borrowed repository is a repository (tests lend theirs to the component).
+impl<T: Repository + ?Sized> Repository for &T {
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        (**self).client(client_id).await
+    }
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+        (**self).user_by_email(email).await
+    }
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
+        (**self).user_by_id(id).await
+    }
+    async fn insert_code(&self, code: &NewCode) -> Result<(), StoreError> {
+        (**self).insert_code(code).await
+    }
+    async fn code(&self, code_hash: &[u8; 32]) -> Result<Option<CodeRecord>, StoreError> {
+        (**self).code(code_hash).await
+    }
+    async fn consume_code(&self, code_hash: &[u8; 32]) -> Result<bool, StoreError> {
+        (**self).consume_code(code_hash).await
+    }
+    async fn insert_refresh(&self, token: &NewRefresh) -> Result<(), StoreError> {
+        (**self).insert_refresh(token).await
+    }
+    async fn refresh(&self, token_hash: &[u8; 32]) -> Result<Option<RefreshRecord>, StoreError> {
+        (**self).refresh(token_hash).await
+    }
+    async fn use_refresh(&self, token_hash: &[u8; 32]) -> Result<bool, StoreError> {
+        (**self).use_refresh(token_hash).await
+    }
+    async fn revoke_family(&self, family: Uuid) -> Result<(), StoreError> {
+        (**self).revoke_family(family).await
+    }
+    async fn family_revoked(&self, family: Uuid) -> Result<bool, StoreError> {
+        (**self).family_revoked(family).await
+    }
+}
+
 /// Everything a handler needs: repository, shared key-value store, configuration, time.
 #[derive(Debug)]
 pub struct Env<'a, R, K> {
@@ -211,11 +248,4 @@ pub struct Env<'a, R, K> {
     pub config: &'a Config,
     /// Seconds since the epoch.
     pub now: u64,
-}
-
-impl<R: Repository, K: BreakerStore> Env<'_, R, K> {
-    /// `{kv_prefix}:{rest}`.
-    pub fn kv_key(&self, rest: &str) -> String {
-        self.config.kv_key(rest)
-    }
 }

@@ -1,67 +1,41 @@
-//! Dispatch by path (Spin routes `/oauth2/...` here as one wildcard), behind the
-//! per-address rate limit (STANDARDS §12).
+//! Dispatch by path: Spin routes `/oauth2/...` here as one wildcard, next to the two
+//! discovery documents and `/login` (docs/standards.md §11).
 
-use bytes::Bytes;
-use edge_http::rate_limit::RateLimitPolicy;
-use edge_http::{ApiError, HandlerResult, RequestContext};
-use http::Method;
+use edge_http::{ApiError, HandlerResult};
+use kit::Request;
 use store::BreakerStore;
 
 use crate::authorize;
 use crate::endpoints;
 use crate::model::{Env, Repository};
-use crate::rate_limit;
 
-/// Routes one request.
-pub async fn route<R: Repository, K: BreakerStore>(
-    env: &Env<'_, R, K>,
-    request: http::Request<Bytes>,
-    context: RequestContext,
-) -> HandlerResult {
-    let path = normalized(request.uri().path()).to_owned();
-    let own_policy =
-        path == "/oauth2/token" || (path == "/login" && request.method() == Method::POST);
-    if own_policy {
-        return dispatch(env, &path, request, context).await;
-    }
-    // The token endpoint has `token`, the login form post `login` (per address and
-    // account); every other route counts on `oauth`.
-    let policy = RateLimitPolicy::per_minute(rate_limit::OAUTH, env.config.rate_limit_per_minute);
-    let decision = rate_limit::check(env, &policy, &rate_limit::address(request.headers())).await;
-    decision.enforce()?;
-    match dispatch(env, &path, request, context).await {
-        Ok(mut response) => {
-            decision.finish(&mut response);
-            Ok(response)
-        }
-        Err(error) => Err(error.with_headers(decision.headers())),
-    }
-}
-
-fn normalized(path: &str) -> &str {
+/// The path without trailing slashes (`/` stays `/`).
+pub fn normalized(path: &str) -> &str {
     match path.trim_end_matches('/') {
         "" => "/",
         trimmed => trimmed,
     }
 }
 
-async fn dispatch<R: Repository, K: BreakerStore>(
+/// Routes one request (its rate limit was counted by the kit, except sign-in attempts,
+/// which the login handler counts).
+pub async fn dispatch<R: Repository, K: BreakerStore>(
     env: &Env<'_, R, K>,
-    path: &str,
-    request: http::Request<Bytes>,
-    context: RequestContext,
+    request: &Request,
 ) -> HandlerResult {
-    match path {
+    let http = &request.http;
+    let context = &request.context;
+    match normalized(http.uri().path()) {
         "/.well-known/openid-configuration" | "/.well-known/oauth-authorization-server" => {
-            endpoints::metadata(env, &request)
+            endpoints::metadata(env, http)
         }
-        "/oauth2/jwks" => endpoints::jwks(env, &request),
-        "/oauth2/token" => endpoints::token(env, &request, &context).await,
-        "/oauth2/revoke" => endpoints::revoke(env, &request).await,
-        "/oauth2/introspect" => endpoints::introspect(env, &request).await,
-        "/oauth2/userinfo" => endpoints::userinfo(env, &request, &context).await,
-        "/oauth2/authorize" => authorize::authorize(env, &request).await,
-        "/login" => authorize::login(env, &request, &context).await,
+        "/oauth2/jwks" => endpoints::jwks(env, http),
+        "/oauth2/token" => endpoints::token(env, http).await,
+        "/oauth2/revoke" => endpoints::revoke(env, http).await,
+        "/oauth2/introspect" => endpoints::introspect(env, http).await,
+        "/oauth2/userinfo" => endpoints::userinfo(env, http, context).await,
+        "/oauth2/authorize" => authorize::authorize(env, http).await,
+        "/login" => authorize::login(env, http, context).await,
         _ => Err(ApiError::not_found("No such resource.")),
     }
 }

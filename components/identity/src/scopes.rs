@@ -4,10 +4,12 @@
 
 use tokens::ScopeSet;
 
+use contract::Scope;
+
 /// The scope only administrators may hold.
-pub const ADMIN: &str = "admin";
+pub const ADMIN: &str = Scope::Admin.as_str();
 /// The OpenID Connect scope.
-pub const OPENID: &str = "openid";
+pub const OPENID: &str = Scope::OpenId.as_str();
 
 /// Why a requested scope is refused (`invalid_scope`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

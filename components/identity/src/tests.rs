@@ -11,7 +11,7 @@ use std::cell::RefCell;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use bytes::Bytes;
-use edge_http::{EdgeConfig, Handled, handle};
+use edge_http::Handled;
 use futures::executor::block_on;
 use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -22,9 +22,10 @@ use store::testing::FakeKv;
 use tokens::ScopeSet;
 use uuid::Uuid;
 
+use crate::component::Identity;
 use crate::config::{Config, tests::raw};
 use crate::model::*;
-use crate::router;
+use std::rc::Rc;
 
 #[derive(Default)]
 struct FakeRepo {
@@ -155,7 +156,26 @@ impl Repository for FakeRepo {
 
 const REDIRECT: &str = "https://app.example/cb";
 const NOW: u64 = 1_800_000_000;
-static EDGE: EdgeConfig = EdgeConfig::new("identity-test");
+/// The tests' wall clock: always `NOW`.
+struct Fixed;
+impl store::Clock for Fixed {
+    fn now_millis(&self) -> u64 {
+        NOW * 1000
+    }
+}
+
+/// The `spin.toml` pattern Spin would name for `path`.
+fn matched_route(path: &str) -> &'static str {
+    if path.starts_with("/oauth2/") {
+        "/oauth2/..."
+    } else if path.starts_with("/login") {
+        "/login"
+    } else if path.contains("openid-configuration") {
+        "/.well-known/openid-configuration"
+    } else {
+        "/.well-known/oauth-authorization-server"
+    }
+}
 
 fn public_client() -> ClientRecord {
     ClientRecord {
@@ -200,17 +220,14 @@ fn call(
         .uri(uri)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("spin-client-addr", "10.0.0.7:5555")
+        .header(
+            "spin-matched-route",
+            matched_route(uri.split('?').next().unwrap_or(uri)),
+        )
         .body(Full::new(Bytes::from(body.to_owned())))
         .unwrap();
-    let env = Env {
-        repo,
-        kv,
-        config,
-        now: NOW,
-    };
-    block_on(handle(&EDGE, request, |req, ctx| {
-        router::route(&env, req, ctx)
-    }))
+    let identity = Identity::new(Rc::new(config.clone()), repo, kv);
+    block_on(kit::serve(Ok(&identity), kv, &Fixed, request))
 }
 
 fn json(handled: Handled) -> Value {
@@ -328,7 +345,7 @@ fn the_token_endpoint_answers_429_with_ratelimit_headers_past_its_limit() {
     assert!(
         kv.keys()
             .iter()
-            .any(|k| k.starts_with("t:rl:token:addr:10.0.0.7:"))
+            .any(|k| k.starts_with("t:rl:token:a:10.0.0.7:"))
     );
 }
 
@@ -358,7 +375,7 @@ fn jwks_and_introspection_share_the_oauth_address_limit_and_answer_429_past_it()
     assert!(
         kv.keys()
             .iter()
-            .any(|k| k.starts_with("t:rl:oauth:addr:10.0.0.7:"))
+            .any(|k| k.starts_with("t:rl:oauth:a:10.0.0.7:"))
     );
     // The token endpoint keeps its own policy and counter.
     let token = call(

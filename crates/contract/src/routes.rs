@@ -98,9 +98,10 @@ pub struct RouteSpec {
     pub component: Component,
     /// Whether the `auth` middleware sits in front (`dependencies.middleware`).
     pub protected: bool,
-    /// The methods the route answers besides `HEAD` (with `GET`) and `OPTIONS` (CORS
-    /// preflight); anything else is 405 + `Allow`. Empty for routes whose component
-    /// dispatches on sub-paths itself (`/oauth2/...`).
+    /// The methods the route answers besides `HEAD` (with `GET`); anything else is 405 +
+    /// `Allow` (a CORS preflight from an allowed origin is answered by the edge before
+    /// routing). Empty for routes whose component dispatches on sub-paths itself
+    /// (`/oauth2/...`).
     pub methods: &'static [Method],
 }
 
@@ -248,12 +249,12 @@ impl Route {
         }
     }
 
-    /// Whether `method` is one this route answers (`HEAD` with `GET`; `OPTIONS` always,
-    /// for CORS preflight).
+    /// Whether `method` is one this route answers (`HEAD` with `GET`). `OPTIONS` is not
+    /// listed: a CORS preflight from an allowed origin is answered by the edge before
+    /// routing, anything else is a 405 like every unlisted method.
     pub fn allows(self, method: &Method) -> bool {
         let methods = self.spec().methods;
         methods.is_empty()
-            || *method == Method::OPTIONS
             || methods.contains(method)
             || (*method == Method::HEAD && methods.contains(&Method::GET))
     }
@@ -461,7 +462,7 @@ mod tests {
         );
         assert_eq!(Route::Users.allow_header(), "GET, HEAD, POST");
         assert!(Route::Order.allows(&Method::HEAD));
-        assert!(Route::Order.allows(&Method::OPTIONS));
+        assert!(!Route::Order.allows(&Method::OPTIONS));
         assert!(!Route::Order.allows(&Method::PUT));
         assert!(
             Route::OAuth2.allows(&Method::PUT),

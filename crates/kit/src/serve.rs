@@ -24,7 +24,7 @@ use edge_http::{
     ApiError, EdgeConfig, EdgeResponse, Handled, HandlerResult, RequestContext, attach_log_cause,
     handle, handle_with_cors,
 };
-use http::Method;
+use http::{HeaderValue, Method, header};
 use http_body::Body;
 use store::Clock;
 
@@ -146,8 +146,11 @@ where
         None => None,
     };
     if let Some(decision) = decision.as_ref().filter(|d| !d.allowed) {
-        // The 429 carries its own RateLimit headers.
-        return Err(decision.to_error());
+        // The 429 carries its own RateLimit headers; no cache may keep a refusal.
+        return Err(decision.to_error().with_headers(vec![(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        )]));
     }
 
     let outcome = if route.allows(request.method()) {
@@ -210,7 +213,7 @@ mod tests {
     use edge_http::rate_limit::RateLimitPolicy;
     use edge_http::{InternalHeaders, json_response};
     use futures::executor::block_on;
-    use http::{HeaderValue, StatusCode};
+    use http::StatusCode;
     use http_body_util::{BodyExt, Full};
     use std::cell::Cell;
     use store::testing::FakeKv;
@@ -352,6 +355,7 @@ mod tests {
             let refused = call(&service, &kv, method, "/api/v1/products");
             assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
             assert_eq!(refused.headers()["retry-after"], "60");
+            assert_eq!(refused.headers()["cache-control"], "no-store");
             assert_eq!(
                 rate_headers(&refused),
                 (

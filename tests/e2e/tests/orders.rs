@@ -841,9 +841,15 @@ async fn a_body_naming_a_member_twice_is_400_and_orders_nothing() -> Result<()> 
     ] {
         let response = post_order(&app, &bearer, &user, &body, None).await?;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
-        assert_eq!(header(&response, "content-type"), "application/problem+json");
+        assert_eq!(
+            header(&response, "content-type"),
+            "application/problem+json"
+        );
         let problem: Value = response.json().await?;
-        assert_eq!(problem["errors"][0]["code"], "duplicate_member", "{problem}");
+        assert_eq!(
+            problem["errors"][0]["code"], "duplicate_member",
+            "{problem}"
+        );
     }
     assert_eq!(order_count(&pool, &user).await?, 0);
     assert_eq!(stock_of(&pool, p).await?, 5);
