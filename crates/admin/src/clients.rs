@@ -10,7 +10,7 @@
 //!   loopback address for native apps (RFC 8252 §7.3); no fragment (RFC 6749 §3.1.2); no
 //!   wildcard, since identity compares them byte for byte (RFC 9700 §2.1);
 //! - `refresh_token` only with `authorization_code` (a machine client asks again instead);
-//! - scopes from the OpenAPI document's flow for the client's grants ([`crate::scopes`]),
+//! - scopes from the contract's catalogue for the client's grants ([`crate::scopes`]),
 //!   and `admin` for a machine client only when asked for explicitly.
 
 use mysql_async::prelude::Queryable;
@@ -225,13 +225,13 @@ fn check(client: &NewClient) -> Result<String> {
         .map_err(|e| AdminError::invalid("--scope", e.to_string()))?;
     let mut offered = Vec::new();
     if has(Grant::AuthorizationCode) {
-        offered.extend(scopes::offered(Flow::AuthorizationCode)?);
+        offered.extend(scopes::offered(Flow::AuthorizationCode));
     }
     if has(Grant::ClientCredentials) {
-        offered.extend(scopes::offered(Flow::ClientCredentials)?);
+        offered.extend(scopes::offered(Flow::ClientCredentials));
     }
     for s in scope.iter() {
-        if !offered.iter().any(|o| o == s) {
+        if !offered.contains(&s) {
             return Err(AdminError::invalid(
                 "--scope",
                 format!(

@@ -1,16 +1,14 @@
-//! The scopes a client may be registered for, read from the OpenAPI document (the API's
-//! contract, `openapi/openapi.json`, compiled in): the `authorizationCode` flow's scopes
-//! for clients that act for users, the `clientCredentials` flow's for machine clients.
+//! The scopes a client may be registered for: the catalogue of `contract::Scope` (spelled
+//! once for every component), all of it for clients that act for users
+//! (`authorization_code`), without the OpenID Connect scopes for machine clients
+//! (`client_credentials`: no user, so no ID token or userinfo). The OpenAPI document's OAuth
+//! flows say the same (a test below holds them together).
 
-use serde_json::Value;
-
-use crate::error::{AdminError, Result};
-
-const OPENAPI: &str = include_str!("../../../openapi/openapi.json");
+use contract::Scope;
 
 /// The scope that satisfies every other one; a machine client gets it only on request
 /// (`--allow-admin-scope`).
-pub const ADMIN: &str = "admin";
+pub const ADMIN: &str = Scope::Admin.as_str();
 
 /// Which OAuth flow a scope list is checked against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,27 +19,17 @@ pub enum Flow {
     ClientCredentials,
 }
 
-impl Flow {
-    fn openapi_name(self) -> &'static str {
-        match self {
-            Self::AuthorizationCode => "authorizationCode",
-            Self::ClientCredentials => "clientCredentials",
-        }
-    }
+fn is_oidc(scope: Scope) -> bool {
+    matches!(scope, Scope::OpenId | Scope::Profile | Scope::Email)
 }
 
-/// The scopes the OpenAPI document offers for `flow`, in its order.
-pub fn offered(flow: Flow) -> Result<Vec<String>> {
-    let contract = || AdminError::invalid("openapi.json", "no OAuth flows (build problem)");
-    let doc: Value = serde_json::from_str(OPENAPI).map_err(|_| contract())?;
-    let scopes = doc
-        .pointer(&format!(
-            "/components/securitySchemes/oauth2/flows/{}/scopes",
-            flow.openapi_name()
-        ))
-        .and_then(Value::as_object)
-        .ok_or_else(contract)?;
-    Ok(scopes.keys().cloned().collect())
+/// The scopes `flow` offers, in the contract's order.
+pub fn offered(flow: Flow) -> Vec<&'static str> {
+    Scope::ALL
+        .iter()
+        .filter(|s| flow == Flow::AuthorizationCode || !is_oidc(**s))
+        .map(|s| s.as_str())
+        .collect()
 }
 
 #[cfg(test)]
@@ -50,13 +38,31 @@ mod tests {
 
     use super::*;
 
+    fn openapi_flow(flow: &str) -> Vec<String> {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../../openapi/openapi.json")).unwrap();
+        doc.pointer(&format!(
+            "/components/securitySchemes/oauth2/flows/{flow}/scopes"
+        ))
+        .and_then(serde_json::Value::as_object)
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+    }
+
     #[test]
-    fn machine_clients_get_no_openid_scopes_and_user_clients_do() {
-        let machine = offered(Flow::ClientCredentials).unwrap();
-        let user = offered(Flow::AuthorizationCode).unwrap();
-        assert!(machine.contains(&"products:write".to_owned()));
-        assert!(!machine.contains(&"openid".to_owned()));
-        assert!(user.contains(&"openid".to_owned()));
-        assert!(user.contains(&ADMIN.to_owned()));
+    fn the_offered_scopes_are_the_openapi_documents_flows() {
+        for (flow, name) in [
+            (Flow::AuthorizationCode, "authorizationCode"),
+            (Flow::ClientCredentials, "clientCredentials"),
+        ] {
+            let mut offered = offered(flow);
+            let mut documented = openapi_flow(name);
+            offered.sort_unstable();
+            documented.sort_unstable();
+            assert_eq!(offered, documented, "{name}");
+        }
+        assert!(!offered(Flow::ClientCredentials).contains(&"openid"));
     }
 }
