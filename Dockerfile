@@ -6,9 +6,9 @@
 #
 #   buildah bud --format docker -t orderly:dev .        # or: docker build -t orderly:dev .
 #
-# Final image: no shell, no package manager, no compiler; user 65532; every file root-owned
-# and read-only except /var/lib/orderly/data, /var/cache/orderly and /tmp (mount volumes
-# there and run with a read-only root file system). The tree is laid out by
+# Final image: no shell, no package manager, no compiler; user 65532; every file root-owned;
+# the only writable directories are /var/lib/orderly/data, /var/cache/orderly and /tmp (mode
+# 1777: any user id works; mount volumes there and run with a read-only root file system). The tree is laid out by
 # deploy/image/assemble.sh, the same script .ci/run runs on the host for
 # `--target image-prebuilt` (the image from an already-built tree, where no Rust image can be
 # pulled).
@@ -36,7 +36,6 @@ LABEL org.opencontainers.image.title="orderly" \
 # --- from a tree already assembled on the host (.ci/run) --------------------------------
 FROM runtime AS image-prebuilt
 COPY target/image/rootfs/ /
-COPY --chown=65532:65532 target/image/writable/ /
 
 # --- from source ------------------------------------------------------------------------
 FROM ${RUST_IMAGE} AS build
@@ -50,4 +49,3 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 # The default target (last stage): built from source.
 FROM runtime AS image
 COPY --from=build /out/rootfs/ /
-COPY --from=build --chown=65532:65532 /out/writable/ /

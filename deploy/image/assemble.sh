@@ -5,7 +5,7 @@
 #
 #   deploy/image/assemble.sh OUT
 #
-# OUT/rootfs    owned by root, read-only at run time:
+# OUT/rootfs, every file owned by root:
 #   /app/spin.toml, /app/target/wasm32-wasip2/release/*.wasm   the Spin application, unchanged
 #   /app/migrations/*.sql                                       for the migration Job
 #   /etc/orderly/runtime-config.toml                            default runtime config (mounted over in Kubernetes)
@@ -13,7 +13,8 @@
 #   /lib, /lib64 …                                              exactly the shared libraries they load (ldd)
 #   /etc/passwd, /etc/group                                     the non-root user 65532 (orderly)
 #   /var/lib/orderly/logs                                       read-only: guest output goes to stdout only
-# OUT/writable  owned by 65532 (COPY --chown): /var/lib/orderly/data, /var/cache/orderly, /tmp
+#   the writable directories below, mode 1777 (any user id may run the image, as OpenShift
+#   and `runAsUser` do; mount volumes there when the root file system is read-only)
 #
 # Environment: CARGO_PROFILE_NAME (default `dist`, see Cargo.toml), CARGO (default cargo).
 set -euo pipefail
@@ -34,11 +35,16 @@ for p in $packages; do args+=(-p "$p"); done
 "$cargo" build --locked --profile "$profile" -p orderly-host -p migrate -p admin
 bin="$root/target/$profile"
 
+writable_dirs="/var/lib/orderly/data /var/cache/orderly /tmp"
+
 rm -rf "$out"
 rootfs="$out/rootfs"
-writable="$out/writable"
 mkdir -p "$rootfs/app/target/wasm32-wasip2/release" "$rootfs/etc/orderly" "$rootfs/usr/local/bin" \
-  "$rootfs/var/lib/orderly/logs" "$writable/var/lib/orderly/data" "$writable/var/cache/orderly" "$writable/tmp"
+  "$rootfs/var/lib/orderly/logs"
+for dir in $writable_dirs; do
+  mkdir -p "$rootfs$dir"
+  chmod 1777 "$rootfs$dir"
+done
 
 install -m 0644 spin.toml "$rootfs/app/spin.toml"
 # Every `source = "…wasm"` of the manifest, at the same relative path.
@@ -53,7 +59,9 @@ for b in orderly-host orderly-migrate orderly-admin; do
 done
 
 # The shared libraries the binaries load (glibc, libgcc_s, …), at the paths ldd resolves.
-for lib in $(ldd "$rootfs"/usr/local/bin/* | grep -o '/[^ ]*' | sort -u); do
+for lib in $(for b in "$rootfs"/usr/local/bin/*; do
+  ldd "$b" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
+done | sort -u); do
   real=$(readlink -f "$lib")
   mkdir -p "$rootfs$(dirname "$lib")"
   install -m 0755 "$real" "$rootfs$lib"
@@ -63,7 +71,5 @@ printf 'root:x:0:0:root:/root:/sbin/nologin\norderly:x:65532:65532:orderly:/none
 printf 'root:x:0:\norderly:x:65532:\n' >"$rootfs/etc/group"
 printf 'hosts: files dns\n' >"$rootfs/etc/nsswitch.conf"
 chmod 0555 "$rootfs/var/lib/orderly/logs"
-chmod 0700 "$writable/var/lib/orderly/data" "$writable/var/cache/orderly"
-chmod 1777 "$writable/tmp"
 
 echo "assemble: $(find "$out" -type f | wc -l) files, $(du -sh "$out" | cut -f1) in $out"

@@ -334,8 +334,15 @@ fn pods_run_as_non_root_on_a_read_only_root_file_system() {
 
 #[test]
 fn the_writable_mounts_are_the_images_writable_directories() {
-    // deploy/image/assemble.sh makes exactly these owned by 65532; everything else is
-    // root-owned, so a mount elsewhere would hide files or stay read-only.
+    // deploy/image/assemble.sh makes exactly these writable; everything else is root-owned
+    // and read-only, so a mount elsewhere would hide the image's files for nothing.
+    let assemble = read("deploy/image/assemble.sh").unwrap();
+    let line = assemble
+        .lines()
+        .find_map(|l| l.strip_prefix("writable_dirs=\""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("writable_dirs in assemble.sh");
+    let writable: BTreeSet<String> = line.split(' ').map(str::to_owned).collect();
     let deployment = document(DEPLOYMENT, "Deployment").unwrap();
     let mounts: BTreeSet<String> = container(&deployment, "orderly").unwrap()["volumeMounts"]
         .as_vec()
@@ -344,13 +351,16 @@ fn the_writable_mounts_are_the_images_writable_directories() {
         .filter(|m| m["readOnly"].as_bool() != Some(true))
         .map(|m| m["mountPath"].as_str().unwrap().to_owned())
         .collect();
-    let assemble = read("deploy/image/assemble.sh").unwrap();
-    for mount in &mounts {
+    assert_eq!(mounts, writable);
+    for path in [
+        "deploy/kubernetes/runtime-config.toml",
+        "deploy/image/runtime-config.toml",
+    ] {
         assert!(
-            assemble.contains(&format!("$writable{mount}")),
-            "{mount} is not a writable directory of the image"
+            read(path)
+                .unwrap()
+                .contains("path = \"/var/lib/orderly/data/"),
+            "{path}: the default store must be on the writable data directory"
         );
     }
-    let runtime_config = read("deploy/kubernetes/runtime-config.toml").unwrap();
-    assert!(runtime_config.contains("path = \"/var/lib/orderly/data/"));
 }
