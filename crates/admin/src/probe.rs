@@ -44,11 +44,12 @@ pub fn get_status(url: &str, timeout: Duration) -> Result<u16> {
         Some(port) => format!("{host}:{port}"),
         None => host.to_owned(),
     };
-    write!(
-        stream,
+    // One write: a request split over several segments could meet a server that answers
+    // and closes after the first.
+    let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: orderly-admin-probe\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(io)?;
+    );
+    stream.write_all(request.as_bytes()).map_err(io)?;
     let mut head = Vec::new();
     let mut byte = [0_u8; 1];
     while head.len() < MAX_STATUS_LINE && !head.ends_with(b"\r\n") {
@@ -83,10 +84,15 @@ mod tests {
         let url = format!("http://{}/health", listener.local_addr().unwrap());
         let handle = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut request = [0_u8; 512];
-            let n = stream.read(&mut request).unwrap();
+            let mut request = Vec::new();
+            let mut chunk = [0_u8; 512];
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = stream.read(&mut chunk).unwrap();
+                assert!(n > 0, "the probe closed before the end of its request");
+                request.extend_from_slice(&chunk[..n]);
+            }
             stream.write_all(response.as_bytes()).unwrap();
-            String::from_utf8_lossy(&request[..n]).into_owned()
+            String::from_utf8_lossy(&request).into_owned()
         });
         (url, handle)
     }
