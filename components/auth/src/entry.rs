@@ -1,9 +1,5 @@
 //! The `wasi:http` middleware entry (Spin >= 4.1 `dependencies.middleware`).
 
-use std::cell::RefCell;
-use std::rc::Rc;
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use bytes::Bytes;
 use edge_http::{
     ApiError, BodyError, EdgeConfig, HandlerResult, MATCHED_ROUTE_HEADER, RequestContext,
@@ -12,13 +8,13 @@ use http::request::Parts;
 use http_body_util::Full;
 use spin_sdk::http::{IntoResponse, Request};
 use spin_sdk::http_service;
-use store::spin::SpinKv;
+use store::spin::{SpinKv, SpinRuntime};
 
 use crate::bearer;
 use crate::forward;
-use crate::policy::Route;
 use crate::responses;
 use crate::service::{self, Config, Decision, Rejection};
+use contract::Route;
 
 /// Refusals go through the edge like any component's errors. The body cap applies only to
 /// the form bodies this middleware has to read (to refuse an `access_token` in them); other
@@ -28,39 +24,9 @@ static EDGE: EdgeConfig = EdgeConfig::new("auth");
 /// Largest form body read to look for `access_token` (the components' default cap).
 const MAX_FORM_BYTES: usize = edge_http::edge::DEFAULT_MAX_BODY_BYTES;
 
-thread_local! {
-    /// The parsed variables, once per instance (a JWKS parse per request would be wasted
-    /// work: the variables cannot change while the instance lives).
-    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
-}
-
-async fn variable(name: &str) -> Result<String, ApiError> {
-    spin_sdk::variables::get(name)
-        .await
-        .map_err(|e| ApiError::internal(format!("variable {name}: {e}")))
-}
-
-async fn config() -> Result<Rc<Config>, ApiError> {
-    if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
-        return Ok(config);
-    }
-    let config = Rc::new(
-        Config::new(
-            variable("issuer").await?,
-            variable("audience").await?,
-            &variable("token_jwks").await?,
-            variable("kv_prefix").await?,
-        )
-        .map_err(ApiError::internal)?,
-    );
-    CONFIG.with(|c| *c.borrow_mut() = Some(config.clone()));
-    Ok(config)
-}
-
+/// Now, in whole seconds (one clock seam: `store::Clock`, the wall clock in Spin).
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    kit::Now::from_clock(&SpinRuntime::default()).secs()
 }
 
 /// Answers without calling the component, inside the edge (security headers, request id,
@@ -128,9 +94,12 @@ async fn handle(request: Request) -> impl IntoResponse {
         Forwarded::Streaming(body)
     };
 
-    let config = match config().await {
+    let config = match kit::spin::settings::<Config>().await {
         Ok(config) => config,
-        Err(error) => return answer(parts, move |_| Err(error)).await.into_response(),
+        Err(error) => {
+            let error = ApiError::from(error);
+            return answer(parts, move |_| Err(error)).await.into_response();
+        }
     };
     let route = Route::resolve(
         parts

@@ -8,8 +8,9 @@
 //!    `x-orderly-*` header ([`forward`]);
 //! 2. refuses an `access_token` in the query string or a form body — tokens go in the
 //!    `Authorization: Bearer` header only ([`bearer`]);
-//! 3. finds the route's policy by `spin-matched-route` ([`policy`]); a route not in the
-//!    table is denied;
+//! 3. finds the route's policy by `spin-matched-route` in the one route table
+//!    ([`contract::Route`], checked against `spin.toml` by a test); a route without the
+//!    middleware in the table is denied;
 //! 4. verifies the bearer token with no database round trip (ES256 against the `token_jwks`
 //!    variable, `issuer`/`audience`, the `tokens` crate's leeway and size cap) and looks its
 //!    `jti` up in the revocation list in the shared key-value store, failing closed
@@ -25,7 +26,6 @@
 
 pub mod bearer;
 pub mod forward;
-pub mod policy;
 pub mod responses;
 pub mod service;
 

@@ -27,7 +27,7 @@ pub fn challenge(rejection: &Rejection) -> Option<String> {
         )),
         Rejection::InsufficientScope(scope) => Some(format!(
             "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{}\"",
-            quoted(scope)
+            quoted(scope.as_str())
         )),
         Rejection::NoPolicy | Rejection::Unavailable(_) => None,
     }
@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn insufficient_scope_is_403_naming_the_scope() {
-        let (response, _) = run(Rejection::InsufficientScope("products:write"));
+        let (response, _) = run(Rejection::InsufficientScope(contract::Scope::ProductsWrite));
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         assert_eq!(
             response.headers()[header::WWW_AUTHENTICATE],

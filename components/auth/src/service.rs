@@ -15,7 +15,7 @@ use tokens::{
 use edge_http::{Principal, SubjectKind};
 
 use crate::bearer::Credential;
-use crate::policy::{Access, Route, satisfies};
+use contract::{Access, Route, Scope};
 
 /// What the middleware verifies against, from the component's variables (inherited from the
 /// route component: `issuer`, `audience`, `token_jwks`, `kv_prefix`).
@@ -54,6 +54,28 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// The variables as the kit loads them: once per instance (a JWKS parse per request would
+/// be wasted work; the variables cannot change while the instance lives).
+impl kit::Settings for Config {
+    async fn load(variables: &impl kit::Variables) -> Result<Self, kit::SettingsError> {
+        let issuer = variables.required("issuer").await?;
+        let audience = variables.required("audience").await?;
+        let token_jwks = variables.required("token_jwks").await?;
+        let kv_prefix = variables.required("kv_prefix").await?;
+        Config::new(issuer, audience, &token_jwks, kv_prefix).map_err(|e| {
+            let variable = match e {
+                ConfigError::Empty(name) => name,
+                ConfigError::Jwks(_) | ConfigError::NoKeys => "token_jwks",
+            };
+            kit::SettingsError::new(variable, e.to_string())
+        })
+    }
+
+    fn kv_prefix(&self) -> &str {
+        &self.kv_prefix
+    }
+}
+
 impl Config {
     /// Parses the variables once (the entry caches the result per instance).
     pub fn new(
@@ -88,7 +110,7 @@ impl Config {
     /// The shared-KV key that marks `jti` revoked (written by `identity` on
     /// `/oauth2/revoke`, value = the token's `exp`).
     pub fn revocation_key(&self, jti: &str) -> String {
-        format!("{}:revoked-jti:{jti}", self.kv_prefix)
+        contract::keys::revoked_jti(&self.kv_prefix, jti)
     }
 
     /// Verifies a token's signature and claims (no I/O) with the default leeway and size cap.
@@ -141,7 +163,7 @@ pub enum Rejection {
     /// 401 `invalid_token` with a fixed description (never the token).
     InvalidToken(&'static str),
     /// 403 `insufficient_scope`, naming the scope needed.
-    InsufficientScope(&'static str),
+    InsufficientScope(Scope),
     /// 403: the route has no policy in the table (deny by default).
     NoPolicy,
     /// 503: the revocation list could not be read; fail closed. The cause is for the log.
@@ -190,7 +212,10 @@ pub async fn authorize<K: BreakerStore>(
     credential: Credential,
     now: u64,
 ) -> Decision {
-    let access = route.map(|r| r.access(method));
+    // A route without the middleware in spin.toml has no policy here: deny by default.
+    let access = route
+        .map(|r| r.access(method))
+        .filter(|access| *access != Access::Public);
     if access == Some(Access::Preflight) {
         return Decision::Pass(None);
     }
@@ -216,11 +241,13 @@ pub async fn authorize<K: BreakerStore>(
         (None, None) => Decision::Reject(Rejection::NoCredentials(no_credentials)),
         (None, Some(_)) => Decision::Reject(Rejection::NoPolicy),
         (Some(Access::Preflight | Access::Optional), principal) => Decision::Pass(principal),
+        // Filtered out above; kept for exhaustiveness: never pass a public route here.
+        (Some(Access::Public), _) => Decision::Reject(Rejection::NoPolicy),
         (Some(Access::Scope(_)), None) => {
             Decision::Reject(Rejection::NoCredentials(no_credentials))
         }
         (Some(Access::Scope(scope)), Some(principal)) => {
-            if satisfies(principal.scopes.iter().map(String::as_str), scope) {
+            if scope.is_satisfied_by(principal.scopes.iter().map(String::as_str)) {
                 Decision::Pass(Some(principal))
             } else {
                 Decision::Reject(Rejection::InsufficientScope(scope))
@@ -357,7 +384,7 @@ mod tests {
                 Method::POST,
                 Credential::Bearer(t)
             ),
-            Decision::Reject(Rejection::InsufficientScope("products:write"))
+            Decision::Reject(Rejection::InsufficientScope(Scope::ProductsWrite))
         );
         let admin = token(&f, USER, "web", "admin", "j4");
         assert!(matches!(
@@ -538,5 +565,26 @@ mod tests {
             Config::new(String::new(), AUD.into(), "{}", "p".into()).unwrap_err(),
             ConfigError::Empty("issuer")
         );
+    }
+
+    #[test]
+    fn every_protected_route_has_a_policy_for_every_method_it_answers() {
+        for spec in contract::ROUTES.iter().filter(|s| s.protected) {
+            for method in spec.methods {
+                let access = spec.route.access(method);
+                assert_ne!(access, Access::Public, "{method} {}", spec.pattern);
+            }
+            assert_eq!(
+                Route::resolve(Some(spec.pattern), "/ignored"),
+                Some(spec.route)
+            );
+        }
+        // A public route reached through the middleware (a misconfigured spin.toml) is
+        // denied, not passed.
+        let f = fixture();
+        assert!(matches!(
+            decide(&f, Some(Route::Health), Method::GET, Credential::None),
+            Decision::Reject(_)
+        ));
     }
 }

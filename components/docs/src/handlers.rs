@@ -1,11 +1,9 @@
 //! Routes: `/openapi.json` and `/docs`, both `GET`/`HEAD` with conditional requests.
 
 use bytes::Bytes;
-use edge_http::{
-    ApiError, ETag, HandlerResult, RequestContext, bytes_response, negotiate, not_modified_for,
-    require_method,
-};
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use edge_http::{ApiError, ETag, HandlerResult, bytes_response, negotiate, not_modified_for};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use kit::Request;
 
 use crate::{document, render};
 
@@ -13,8 +11,6 @@ use crate::{document, render};
 pub const OPENAPI_ROUTE: &str = "/openapi.json";
 /// The rendered documentation page.
 pub const DOCS_ROUTE: &str = "/docs";
-/// Both routes support `GET` (and so `HEAD`) only.
-pub const ALLOWED_METHODS: &[Method] = &[Method::GET];
 /// Public and cacheable for five minutes: the document changes only with a deployment,
 /// and the `ETag` makes revalidation cheap.
 pub const CACHE_CONTROL: &str = "public, max-age=300";
@@ -24,32 +20,29 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
 const DOCUMENT_TYPES: &[&str] = &["application/json", "application/openapi+json"];
 const PAGE_TYPES: &[&str] = &["text/html"];
 
-/// Dispatches a request to `/openapi.json` or `/docs`.
-pub fn route(request: &http::Request<Bytes>, context: &RequestContext) -> HandlerResult {
-    let path = normalise(context.route());
-    if path != OPENAPI_ROUTE && path != DOCS_ROUTE {
-        return Err(ApiError::not_found("No such resource."));
-    }
-    require_method(request.method(), ALLOWED_METHODS)?;
+/// Dispatches a request whose route (and method) the kit has checked.
+pub fn route(request: &Request) -> HandlerResult {
+    let headers = request.headers();
+    let path = request.route.pattern();
     if path == OPENAPI_ROUTE {
-        let media_type = negotiate(request.headers(), DOCUMENT_TYPES)?;
+        let media_type = negotiate(headers, DOCUMENT_TYPES)?;
         let content_type = match media_type {
             "application/openapi+json" => "application/openapi+json",
             _ => "application/json",
         };
         representation(
-            request.headers(),
+            headers,
             content_type,
             document::etag(),
             Bytes::from_static(document::OPENAPI_JSON.as_bytes()),
         )
     } else {
-        negotiate(request.headers(), PAGE_TYPES)?;
+        negotiate(headers, PAGE_TYPES)?;
         let page = render::page().ok_or_else(|| {
             ApiError::internal("openapi/openapi.json embedded in docs is not valid JSON")
         })?;
         representation(
-            request.headers(),
+            headers,
             "text/html; charset=utf-8",
             &page.etag,
             Bytes::from_static(page.html.as_bytes()),
@@ -76,24 +69,23 @@ fn representation(
     Ok(not_modified_for(request_headers, &response).unwrap_or(response))
 }
 
-/// Spin's exact route `/docs` also matches `/docs/`; the path fallback should too.
-fn normalise(route: &str) -> &str {
-    match route.trim_end_matches('/') {
-        "" => "/",
-        trimmed => trimmed,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use edge_http::{EdgeConfig, Handled, PROBLEM_JSON, handle};
+    use crate::component::Docs;
+    use edge_http::{Handled, PROBLEM_JSON};
     use futures::executor::block_on;
+    use http::Method;
     use http_body_util::{BodyExt, Full};
     use serde_json::Value;
+    use store::testing::FakeKv;
 
-    static EDGE: EdgeConfig =
-        EdgeConfig::new("docs").with_content_security_policy(render::DOCS_CONTENT_SECURITY_POLICY);
+    struct Fixed;
+    impl store::Clock for Fixed {
+        fn now_millis(&self) -> u64 {
+            1_790_000_000_000
+        }
+    }
 
     fn call(method: Method, path: &str, headers: &[(&str, &str)]) -> Handled {
         let mut builder = http::Request::builder()
@@ -106,9 +98,7 @@ mod tests {
         let request = builder
             .body(Full::new(Bytes::new()))
             .unwrap_or_else(|e| panic!("request: {e}"));
-        block_on(handle(&EDGE, request, |req, ctx| async move {
-            route(&req, &ctx)
-        }))
+        block_on(kit::serve(Ok(&Docs), &FakeKv::default(), &Fixed, request))
     }
 
     fn header_value(etag: &ETag) -> String {

@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod component;
 pub mod document;
 pub mod handlers;
 pub mod render;

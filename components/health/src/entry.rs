@@ -1,20 +1,13 @@
-//! The component's `wasi:http` entry point: the edge around the router.
+//! The component's `wasi:http` entry point: the probes over Spin, in the kit.
 
-use edge_http::{EdgeConfig, EdgeResponse};
+use edge_http::EdgeResponse;
 use spin_sdk::http::Request;
 use spin_sdk::http_service;
 
-use crate::handlers;
+use crate::component::Health;
 use crate::probes::SpinDependencies;
-
-/// Health reads no bodies; the cap only bounds what a stray client may send
-/// (large enough that `POST /health` with a small body still answers 405).
-static EDGE: EdgeConfig = EdgeConfig::new("health").with_max_body_bytes(16 * 1024);
 
 #[http_service]
 async fn handle(request: Request) -> EdgeResponse {
-    edge_http::serve(&EDGE, request, |request, context| {
-        handlers::route(&SpinDependencies, request, context)
-    })
-    .await
+    kit::spin::serve(request, |_settings| Health::new(SpinDependencies)).await
 }

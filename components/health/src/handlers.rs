@@ -1,51 +1,27 @@
 //! Routes: parse the request, call the service, map the result to a response.
 
-use bytes::Bytes;
+use contract::Route;
 use edge_http::{
     ApiError, HandlerResult, RequestContext, attach_log_cause, json_response, negotiate,
-    require_method,
 };
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
+use kit::Request;
 use serde::Serialize;
 use serde_json::json;
 
 use crate::service::{Dependencies, Readiness, check_readiness};
 
-/// Liveness: answers without touching any dependency.
-pub const HEALTH_ROUTE: &str = "/health";
-/// Readiness: checks MariaDB and the key-value stores.
-pub const READY_ROUTE: &str = "/ready";
-/// Methods both routes support (`HEAD` is implied by `GET`).
-pub const ALLOWED_METHODS: &[Method] = &[Method::GET];
 /// Seconds a client should wait before asking `/ready` again after a 503.
 pub const RETRY_AFTER_SECS: u64 = 5;
 
 const PRODUCES: &[&str] = &["application/json"];
 
-/// Dispatches a request to `/health` or `/ready`.
-pub async fn route<D: Dependencies>(
-    deps: &D,
-    request: http::Request<Bytes>,
-    context: RequestContext,
-) -> HandlerResult {
-    let path = normalise(context.route());
-    if path != HEALTH_ROUTE && path != READY_ROUTE {
-        return Err(ApiError::not_found("No such resource."));
-    }
-    require_method(request.method(), ALLOWED_METHODS)?;
+/// Dispatches a request whose route (and method) the kit has checked: `/health` or `/ready`.
+pub async fn route<D: Dependencies>(deps: &D, request: &Request) -> HandlerResult {
     negotiate(request.headers(), PRODUCES)?;
-    if path == HEALTH_ROUTE {
-        liveness()
-    } else {
-        readiness(deps, &context).await
-    }
-}
-
-/// Spin's exact route `/health` also matches `/health/`; the path fallback should too.
-fn normalise(route: &str) -> &str {
-    match route.trim_end_matches('/') {
-        "" => "/",
-        trimmed => trimmed,
+    match request.route {
+        Route::Ready => readiness(deps, &request.context).await,
+        _ => liveness(),
     }
 }
 
@@ -111,14 +87,23 @@ async fn readiness<D: Dependencies>(deps: &D, context: &RequestContext) -> Handl
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::component::Health;
     use crate::service::fakes::FakeDependencies;
     use crate::service::{ProbeError, ProbeFailure};
-    use edge_http::{EdgeConfig, Handled, PROBLEM_JSON, handle};
+    use bytes::Bytes;
+    use edge_http::{Handled, PROBLEM_JSON};
     use futures::executor::block_on;
+    use http::Method;
     use http_body_util::{BodyExt, Full};
     use serde_json::Value;
+    use store::testing::FakeKv;
 
-    static EDGE: EdgeConfig = EdgeConfig::new("health");
+    struct Fixed;
+    impl store::Clock for Fixed {
+        fn now_millis(&self) -> u64 {
+            1_790_000_000_000
+        }
+    }
 
     fn call(deps: &FakeDependencies, method: Method, path: &str) -> Handled {
         let request = http::Request::builder()
@@ -127,7 +112,8 @@ mod tests {
             .header("spin-matched-route", path)
             .body(Full::new(Bytes::new()))
             .unwrap();
-        block_on(handle(&EDGE, request, |req, ctx| route(deps, req, ctx)))
+        let health = Health::new(deps);
+        block_on(kit::serve(Ok(&health), &FakeKv::default(), &Fixed, request))
     }
 
     fn json_body(handled: Handled) -> Value {
@@ -232,11 +218,5 @@ mod tests {
     fn an_unknown_path_is_a_404_problem() {
         let handled = call(&FakeDependencies::default(), Method::GET, "/nope");
         assert_eq!(handled.response.status(), StatusCode::NOT_FOUND);
-    }
-
-    #[test]
-    fn a_trailing_slash_reaches_the_same_route() {
-        assert_eq!(normalise("/health/"), "/health");
-        assert_eq!(normalise("/"), "/");
     }
 }

@@ -8,12 +8,14 @@
 //!   failed checks otherwise. The causes go to the log line, redacted.
 //! - Any other method: 405 + `Allow: GET, HEAD`. `HEAD` works on both.
 //!
-//! Layers: `entry` (wasm only) → `handlers` (HTTP) → `service` (rules, no HTTP) →
+//! Layers: `entry` (wasm only) → `component` (the kit service: no rate limit, dispatch) →
+//! `handlers` (HTTP) → `service` (rules, no HTTP) →
 //! `probes` (wasm only, the Spin host calls). `handlers` and `service` are tested
 //! natively with fake dependencies.
 
 #![forbid(unsafe_code)]
 
+pub mod component;
 pub mod handlers;
 pub mod service;
 

@@ -95,6 +95,19 @@ pub trait Dependencies {
     async fn sleep(&self, duration: Duration);
 }
 
+/// A borrowed set of dependencies is one (tests lend theirs to the component).
+impl<T: Dependencies + ?Sized> Dependencies for &T {
+    async fn database(&self) -> Result<(), ProbeError> {
+        (**self).database().await
+    }
+    async fn key_value(&self, label: &str, key: &str) -> Result<(), ProbeError> {
+        (**self).key_value(label, key).await
+    }
+    async fn sleep(&self, duration: Duration) {
+        (**self).sleep(duration).await;
+    }
+}
+
 /// One check's result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckResult {

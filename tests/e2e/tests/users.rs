@@ -424,34 +424,70 @@ async fn the_admin_list_pages_with_signed_cursors_and_refuses_tampered_ones() {
     let customer = user_token(&app, &created[0], USER_SCOPES).unwrap();
     assert_eq!(get(&app, "/api/v1/users", &customer).await.status(), 403);
 
-    // Newest first: the admin, then the three users, newest to oldest.
+    // Newest first, two per page, walked with `next` until our four users went by. Other
+    // tests register and delete users concurrently in the same database, so the walk checks
+    // what keyset pagination promises: our users come in order (the admin, then the three,
+    // newest to oldest), no user twice, and `prev` leads back to the page before.
+    let ids_of = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
     let first = get(&app, "/api/v1/users?limit=2&sort=-created_at", &admin_token).await;
     assert_eq!(first.status(), 200);
     assert_eq!(first.headers()["cache-control"], "private, no-store");
-    let page1: Value = first.json().await.unwrap();
-    let ids1: Vec<&str> = page1["items"]
-        .as_array()
-        .unwrap()
+    let mut page: Value = first.json().await.unwrap();
+    assert!(page["_links"].get("prev").is_none());
+    let ours = [
+        admin.clone(),
+        created[2].clone(),
+        created[1].clone(),
+        created[0].clone(),
+    ];
+    let mut seen: Vec<String> = Vec::new();
+    let mut pages: Vec<(String, Vec<String>)> = Vec::new();
+    let mut href = "/api/v1/users?limit=2&sort=-created_at".to_owned();
+    let mut next = None;
+    for _ in 0..200 {
+        let ids = ids_of(&page);
+        assert!(ids.len() <= 2);
+        seen.extend(ids.iter().cloned());
+        pages.push((href.clone(), ids));
+        if ours.iter().all(|id| seen.contains(id)) {
+            break;
+        }
+        let Some(link) = page["_links"]["next"]["href"].as_str() else {
+            break;
+        };
+        href = link.to_owned();
+        next.get_or_insert_with(|| href.clone());
+        page = get(&app, &href, &admin_token).await.json().await.unwrap();
+    }
+    let positions: Vec<usize> = ours
         .iter()
-        .map(|u| u["id"].as_str().unwrap())
+        .map(|id| {
+            seen.iter()
+                .position(|s| s == id)
+                .expect("every user of ours was listed")
+        })
         .collect();
-    assert_eq!(ids1, [admin.as_str(), created[2].as_str()]);
-    assert!(page1["_links"].get("prev").is_none());
-    let next = page1["_links"]["next"]["href"].as_str().unwrap().to_owned();
-
-    let second = get(&app, &next, &admin_token).await;
-    assert_eq!(second.status(), 200);
-    let page2: Value = second.json().await.unwrap();
-    let ids2: Vec<&str> = page2["items"]
-        .as_array()
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no user twice");
+    // `prev` of the second page leads back to the first page's users.
+    let next = next.expect("more than one page");
+    let second: Value = get(&app, &next, &admin_token).await.json().await.unwrap();
+    let prev = second["_links"]["prev"]["href"]
+        .as_str()
         .unwrap()
-        .iter()
-        .map(|u| u["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids2, [created[1].as_str(), created[0].as_str()]);
-    let prev = page2["_links"]["prev"]["href"].as_str().unwrap().to_owned();
+        .to_owned();
     let back: Value = get(&app, &prev, &admin_token).await.json().await.unwrap();
-    assert_eq!(back["items"][1]["id"], created[2].as_str());
+    assert_eq!(ids_of(&back), pages[0].1);
 
     // A cursor altered by one character, or replayed with another sort, is refused.
     let cursor = next.split("cursor=").nth(1).unwrap();
