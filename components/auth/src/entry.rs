@@ -24,9 +24,9 @@ static EDGE: EdgeConfig = EdgeConfig::new("auth");
 /// Largest form body read to look for `access_token` (the components' default cap).
 const MAX_FORM_BYTES: usize = edge_http::edge::DEFAULT_MAX_BODY_BYTES;
 
-/// Now, in whole seconds (one clock seam: `store::Clock`, the wall clock in Spin).
-fn now() -> u64 {
-    kit::Now::from_clock(&SpinRuntime::default()).secs()
+/// Now (one clock seam: `store::Clock`, the wall clock in Spin).
+fn now() -> kit::Now {
+    kit::Now::from_clock(&SpinRuntime::default())
 }
 
 /// Answers without calling the component, inside the edge (security headers, request id,

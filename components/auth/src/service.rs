@@ -16,6 +16,7 @@ use edge_http::{Principal, SubjectKind};
 
 use crate::bearer::Credential;
 use contract::{Access, Route, Scope};
+use kit::Now;
 
 /// What the middleware verifies against, from the component's variables (inherited from the
 /// route component: `issuer`, `audience`, `token_jwks`, `kv_prefix`).
@@ -26,7 +27,18 @@ pub struct Config {
     keys: VerifyingKeys,
     kv_prefix: String,
     verified: RefCell<HashMap<[u8; 32], AccessClaims>>,
+    /// `jti` → when (Unix ms) the shared store last said it is not revoked.
+    unrevoked: RefCell<HashMap<String, u64>>,
 }
+
+/// How long an instance trusts a "not revoked" answer for a token id, in milliseconds: a
+/// revoked token stops working on every instance of every host within this (docs/standards.md
+/// §11), and a client using one token costs one shared-store read per instance per second
+/// instead of one per request.
+pub const REVOCATION_CHECK_TTL_MILLIS: u64 = 1_000;
+
+/// How many "not revoked" answers an instance remembers.
+pub const UNREVOKED_CACHE_CAPACITY: usize = 4096;
 
 /// How many verified tokens an instance remembers (by SHA-256 of the exact token text).
 pub const VERIFIED_CACHE_CAPACITY: usize = 512;
@@ -104,7 +116,30 @@ impl Config {
             keys,
             kv_prefix,
             verified: RefCell::new(HashMap::new()),
+            unrevoked: RefCell::new(HashMap::new()),
         })
+    }
+
+    /// Whether the shared store said `jti` is not revoked within the last
+    /// [`REVOCATION_CHECK_TTL_MILLIS`] before `now_ms`.
+    fn recently_unrevoked(&self, jti: &str, now_ms: u64) -> bool {
+        self.unrevoked.borrow().get(jti).is_some_and(|checked| {
+            now_ms >= *checked && now_ms - checked < REVOCATION_CHECK_TTL_MILLIS
+        })
+    }
+
+    /// Remembers that `jti` was not revoked at `now_ms` (bounded: stale answers are dropped
+    /// first, everything if the cache is still full).
+    fn remember_unrevoked(&self, jti: &str, now_ms: u64) {
+        let mut cache = self.unrevoked.borrow_mut();
+        if cache.len() >= UNREVOKED_CACHE_CAPACITY {
+            cache
+                .retain(|_, checked| now_ms.saturating_sub(*checked) < REVOCATION_CHECK_TTL_MILLIS);
+            if cache.len() >= UNREVOKED_CACHE_CAPACITY {
+                cache.clear();
+            }
+        }
+        cache.insert(jti.to_owned(), now_ms);
     }
 
     /// The shared-KV key that marks `jti` revoked (written by `identity` on
@@ -122,8 +157,9 @@ impl Config {
     /// only reused while its `exp`/`nbf`/`iat` still hold with the leeway — the other checks
     /// (signature, `iss`, `aud`, header rules) do not depend on time or on anything that can
     /// change while the instance lives (the keys and expectations are fixed per instance);
-    /// otherwise it is verified afresh, which gives the precise error. Revocation is never
-    /// cached: the caller checks the `jti` on every request.
+    /// otherwise it is verified afresh, which gives the precise error. Revocation is checked
+    /// apart from this (a "not revoked" answer is trusted for at most
+    /// [`REVOCATION_CHECK_TTL_MILLIS`]).
     pub fn verify(&self, token: &str, now: u64) -> Result<AccessClaims, TokenError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(claims) = self.verified.borrow().get(&digest)
@@ -210,7 +246,7 @@ pub async fn authorize<K: BreakerStore>(
     route: Option<Route>,
     method: &Method,
     credential: Credential,
-    now: u64,
+    now: Now,
 ) -> Decision {
     // A route without the middleware in spin.toml has no policy here: deny by default.
     let access = route
@@ -261,13 +297,19 @@ async fn verified<K: BreakerStore>(
     config: &Config,
     revocations: &K,
     token: &str,
-    now: u64,
+    now: Now,
 ) -> Result<Principal, Rejection> {
     let claims = config
-        .verify(token, now)
+        .verify(token, now.secs())
         .map_err(|e| Rejection::InvalidToken(e.description()))?;
+    if config.recently_unrevoked(&claims.jti, now.millis()) {
+        return Ok(principal_from(&claims));
+    }
     match revocations.get(&config.revocation_key(&claims.jti)).await {
-        Ok(None) => Ok(principal_from(&claims)),
+        Ok(None) => {
+            config.remember_unrevoked(&claims.jti, now.millis());
+            Ok(principal_from(&claims))
+        }
         Ok(Some(_)) => Err(Rejection::InvalidToken("the token has been revoked")),
         Err(e) => Err(Rejection::Unavailable(format!(
             "revocation list unreachable: {e}"
@@ -331,7 +373,7 @@ mod tests {
             route,
             &method,
             credential,
-            NOW + 1,
+            Now::from_secs(NOW + 1),
         ))
     }
 
@@ -586,5 +628,37 @@ mod tests {
             decide(&f, Some(Route::Health), Method::GET, Credential::None),
             Decision::Reject(_)
         ));
+    }
+
+    #[test]
+    fn a_revocation_is_seen_within_the_check_ttl_and_costs_one_read_per_ttl() {
+        let f = fixture();
+        let t = token(&f, USER, "web", "products:write", "j-ttl");
+        let at = |millis: u64| {
+            block_on(authorize(
+                &f.config,
+                &f.kv,
+                Some(Route::Products),
+                &Method::POST,
+                Credential::Bearer(t.clone()),
+                Now::from_millis((NOW + 1) * 1000 + millis),
+            ))
+        };
+        assert!(matches!(at(0), Decision::Pass(Some(_))));
+        assert!(matches!(at(400), Decision::Pass(Some(_))));
+        assert_eq!(
+            f.kv.ops().len(),
+            1,
+            "one read for two requests: {:?}",
+            f.kv.ops()
+        );
+        // Revoked by identity (on any host) now...
+        block_on(f.kv.set("p1:revoked-jti:j-ttl", b"1800000900")).unwrap();
+        // ...still trusted within the ttl of the last check here, refused from then on.
+        assert!(matches!(at(999), Decision::Pass(Some(_))));
+        assert_eq!(
+            at(1000),
+            Decision::Reject(Rejection::InvalidToken("the token has been revoked"))
+        );
     }
 }

@@ -2,13 +2,13 @@
 
 use std::rc::Rc;
 
-use contract::{Component, keys};
+use contract::Component;
 use edge_http::EdgeResponse;
 use kit::settings::ApiSettings;
 use spin_sdk::http::Request;
 use spin_sdk::http_service;
-use store::spin::{SpinKv, SpinMysql, SpinRuntime};
-use store::{Breaker, BreakerConfig, Guarded};
+use store::Guarded;
+use store::spin::{SpinMysql, SpinRuntime};
 
 use crate::admission::WaitForConnection;
 use crate::component::Orders;
@@ -21,13 +21,12 @@ const CONNECTIONS_PER_INSTANCE: usize = 2;
 #[http_service]
 async fn handle(request: Request) -> EdgeResponse {
     kit::spin::serve(request, |settings: Rc<ApiSettings>| {
-        let breaker = keys::breaker(&settings.kv_prefix, Component::Orders, "mariadb");
         let repo = Repository::new(Guarded::new(
             WaitForConnection::new(
                 SpinMysql::from_variable("db_url").with_max_connections(CONNECTIONS_PER_INSTANCE),
                 SpinRuntime::default(),
             ),
-            Breaker::new(SpinKv::shared(), BreakerConfig::new(breaker)),
+            kit::spin::database_breaker(&settings.kv_prefix, Component::Orders),
             SpinRuntime::default(),
         ));
         Orders::new(

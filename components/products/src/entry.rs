@@ -2,13 +2,13 @@
 
 use std::rc::Rc;
 
-use contract::{Component, keys};
+use contract::Component;
 use edge_http::EdgeResponse;
 use kit::settings::ApiSettings;
 use spin_sdk::http::Request;
 use spin_sdk::http_service;
+use store::Guarded;
 use store::spin::{SpinKv, SpinMysql, SpinRuntime};
-use store::{Breaker, BreakerConfig, Guarded};
 
 use crate::component::Products;
 use crate::repository::MariaCatalogue;
@@ -18,14 +18,7 @@ type Catalogue = MariaCatalogue<SpinMysql<store::spin::FromVariable>, SpinKv, Sp
 fn catalogue(settings: &ApiSettings) -> Catalogue {
     MariaCatalogue::new(Guarded::new(
         SpinMysql::from_variable("db_url"),
-        Breaker::new(
-            SpinKv::shared(),
-            BreakerConfig::new(keys::breaker(
-                &settings.kv_prefix,
-                Component::Products,
-                "mariadb",
-            )),
-        ),
+        kit::spin::database_breaker(&settings.kv_prefix, Component::Products),
         SpinRuntime::default(),
     ))
 }

@@ -2,12 +2,12 @@
 
 use std::rc::Rc;
 
-use contract::{Component, keys};
+use contract::Component;
 use edge_http::EdgeResponse;
 use spin_sdk::http::Request;
 use spin_sdk::http_service;
-use store::spin::{SpinKv, SpinMysql, SpinRuntime};
-use store::{Breaker, BreakerConfig, Guarded};
+use store::Guarded;
+use store::spin::{SpinMysql, SpinRuntime};
 
 use crate::component::{Users, UsersSettings};
 use crate::repository::SqlUsers;
@@ -15,10 +15,9 @@ use crate::repository::SqlUsers;
 #[http_service]
 async fn handle(request: Request) -> EdgeResponse {
     kit::spin::serve(request, |settings: Rc<UsersSettings>| {
-        let breaker = keys::breaker(&settings.api.kv_prefix, Component::Users, "mariadb");
         let users = SqlUsers::new(Guarded::new(
             SpinMysql::from_variable("db_url"),
-            Breaker::new(SpinKv::shared(), BreakerConfig::new(breaker)),
+            kit::spin::database_breaker(&settings.api.kv_prefix, Component::Users),
             SpinRuntime::default(),
         ));
         Users::new(settings, users)

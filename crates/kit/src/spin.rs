@@ -15,11 +15,13 @@ use std::cell::RefCell;
 use std::fmt::Display;
 use std::rc::Rc;
 
+use contract::{Component, keys};
 use edge_http::EdgeResponse;
 use edge_http::log_line::write_log_line;
 use http_body::Body;
 use spin_sdk::variables::Error as VariableError;
 use store::spin::{SpinKv, SpinRuntime};
+use store::{Breaker, BreakerConfig};
 
 use crate::serve::Service;
 use crate::settings::{Settings, SettingsError, Variables};
@@ -37,6 +39,21 @@ impl Variables for SpinVariables {
             Err(other) => Err(SettingsError::new(name, format!("{other}"))),
         }
     }
+}
+
+/// How long an instance reuses the database breaker's state it read from the shared store
+/// (docs/standards.md §12): a closed breaker then costs one shared-store read per instance
+/// per second, not one per request; another instance's transition is seen here within this.
+pub const BREAKER_STATE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `component`'s circuit breaker in front of MariaDB: state in the shared store under
+/// [`keys::breaker`], cached per instance for [`BREAKER_STATE_TTL`].
+pub fn database_breaker(kv_prefix: &str, component: Component) -> Breaker<SpinKv> {
+    Breaker::new(
+        SpinKv::shared(),
+        BreakerConfig::new(keys::breaker(kv_prefix, component, "mariadb"))
+            .with_state_ttl(BREAKER_STATE_TTL),
+    )
 }
 
 thread_local! {

@@ -19,7 +19,17 @@
 //!
 //! The breaker protects the database; it must not become a failure of its own. When
 //! the key-value store fails, calls pass ([`Permit::kv_error`] says why).
+//!
+//! **The hot path's read is cached per instance** when [`BreakerConfig::state_ttl`] is set
+//! (components use 1 s): an instance that read `open_until` reuses what it read for that
+//! long, so a closed breaker costs one shared-store read per instance per second rather than
+//! one per request. Transitions this instance makes itself (opening, a probe closing it) take
+//! effect here at once; a transition made by another instance or host is seen here at most
+//! `state_ttl` later. Meanwhile this instance keeps calling a database another one found
+//! down — each such call fails and counts, so it opens the breaker here too.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -108,6 +118,8 @@ pub struct BreakerConfig {
     pub open_for: Duration,
     /// How long one probe may take before another caller may probe.
     pub probe_timeout: Duration,
+    /// How long this instance may reuse the breaker state it read (0: read every call).
+    pub state_ttl: Duration,
 }
 
 impl BreakerConfig {
@@ -120,8 +132,29 @@ impl BreakerConfig {
             window: Duration::from_secs(10),
             open_for: Duration::from_secs(5),
             probe_timeout: Duration::from_secs(10),
+            state_ttl: Duration::ZERO,
         }
     }
+
+    /// The same settings, with the breaker state cached per instance for `ttl`.
+    #[must_use]
+    pub fn with_state_ttl(mut self, ttl: Duration) -> Self {
+        self.state_ttl = ttl;
+        self
+    }
+}
+
+/// What this instance last read of a breaker: its `open_until` and when it read it.
+#[derive(Debug, Clone, Copy)]
+struct Observed {
+    open_until: Option<u64>,
+    read_at: u64,
+}
+
+thread_local! {
+    /// Per instance (a component instance is one thread; a native test thread stands in
+    /// for another instance): breaker name → what was last read.
+    static OBSERVED: RefCell<HashMap<String, Observed>> = RefCell::new(HashMap::new());
 }
 
 /// Permission to call the database, returned by [`Breaker::check`]; hand it back to
@@ -188,12 +221,49 @@ impl<K: BreakerStore> Breaker<K> {
         now / millis(self.config.window).max(1)
     }
 
+    /// What this instance read within `state_ttl` of `now`, if anything.
+    fn cached(&self, now: u64) -> Option<Option<u64>> {
+        let ttl = millis(self.config.state_ttl);
+        if ttl == 0 {
+            return None;
+        }
+        OBSERVED.with(|map| {
+            map.borrow()
+                .get(&self.config.name)
+                .filter(|seen| now >= seen.read_at && now - seen.read_at < ttl)
+                .map(|seen| seen.open_until)
+        })
+    }
+
+    /// Remembers the state as of `now` (only when caching is on).
+    fn remember(&self, open_until: Option<u64>, now: u64) {
+        if self.config.state_ttl.is_zero() {
+            return;
+        }
+        OBSERVED.with(|map| {
+            map.borrow_mut().insert(
+                self.config.name.clone(),
+                Observed {
+                    open_until,
+                    read_at: now,
+                },
+            );
+        });
+    }
+
     /// May a call go to the database at `now` (Unix ms)? `Err(Unavailable)` when open
     /// or while another caller probes.
     pub async fn check(&self, now: u64) -> Result<Permit, StoreError> {
-        let open_until = match self.store.get(&self.open_until_key()).await {
-            Ok(v) => v.as_deref().and_then(parse_millis),
-            Err(e) => return Ok(kv_failed(e)),
+        let open_until = match self.cached(now) {
+            Some(open_until) => open_until,
+            None => match self.store.get(&self.open_until_key()).await {
+                Ok(v) => {
+                    let open_until = v.as_deref().and_then(parse_millis);
+                    self.remember(open_until, now);
+                    open_until
+                }
+                Err(e) => return Ok(kv_failed(e)),
+            },
         };
         let Some(until) = open_until else {
             return Ok(Permit {
@@ -232,7 +302,11 @@ impl<K: BreakerStore> Breaker<K> {
                 let outcome = if failed {
                     self.open(now).await
                 } else {
-                    self.store.delete(&self.open_until_key()).await
+                    let closed = self.store.delete(&self.open_until_key()).await;
+                    if closed.is_ok() {
+                        self.remember(None, now);
+                    }
+                    closed
                 };
                 let cleanup = self.store.delete(&key).await;
                 outcome.and(cleanup)
@@ -280,6 +354,7 @@ impl<K: BreakerStore> Breaker<K> {
         self.store
             .set(&self.open_until_key(), until.to_string().as_bytes())
             .await?;
+        self.remember(Some(until), now);
         // Start counting afresh once the breaker closes again.
         self.store
             .delete(&self.failures_key(self.window_of(now)))
@@ -536,5 +611,54 @@ mod tests {
         assert_eq!(ceil_secs(0), 1);
         assert_eq!(ceil_secs(1_000), 1);
         assert_eq!(ceil_secs(1_001), 2);
+    }
+
+    fn cached_breaker(kv: &FakeKv) -> Breaker<&FakeKv> {
+        Breaker::new(
+            kv,
+            BreakerConfig::new("breaker:cached").with_state_ttl(Duration::from_secs(1)),
+        )
+    }
+
+    #[test]
+    fn a_cached_closed_breaker_reads_the_store_once_per_ttl() {
+        let kv = FakeKv::default();
+        let b = cached_breaker(&kv);
+        for offset in [0, 1, 500, 999] {
+            assert!(call(&b, T0 + offset, None).is_ok());
+        }
+        assert_eq!(kv.ops().len(), 1, "{:?}", kv.ops());
+        assert!(call(&b, T0 + 1000, None).is_ok());
+        assert_eq!(kv.ops().len(), 2, "read again after the ttl");
+    }
+
+    #[test]
+    fn this_instance_sees_its_own_opening_at_once_and_another_within_the_ttl() {
+        let kv = FakeKv::default();
+        let b = cached_breaker(&kv);
+        assert!(call(&b, T0, None).is_ok());
+        // Another instance opens the breaker: it writes the shared state, not ours.
+        let until = T0 + 5_000;
+        block_on(kv.set("breaker:cached:open_until", until.to_string().as_bytes())).unwrap();
+        // Here the closed state read at T0 is still fresh...
+        assert!(call(&b, T0 + 900, None).is_ok());
+        // ...and expires within the ttl: from then on this instance is short-circuited too.
+        assert!(matches!(
+            call(&b, T0 + 1000, None),
+            Err(StoreError::Unavailable { .. })
+        ));
+    }
+
+    #[test]
+    fn failures_counted_here_open_the_breaker_here_without_waiting_for_the_ttl() {
+        let kv = FakeKv::default();
+        let b = cached_breaker(&kv);
+        for i in 0..5 {
+            let _ = call(&b, T0 + i, Some(lost()));
+        }
+        assert!(matches!(
+            call(&b, T0 + 6, None),
+            Err(StoreError::Unavailable { .. })
+        ));
     }
 }
