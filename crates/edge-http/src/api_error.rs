@@ -242,8 +242,10 @@ impl ApiError {
         Self::Internal(InternalError(error.into()))
     }
 
-    /// The same error answered with `headers` added to its response (appended, so a
-    /// list-valued field such as `RateLimit` can carry several members).
+    /// The same error answered with `headers` added to its response: a field named here
+    /// replaces the one the error's response would carry under that name, and fields of
+    /// one name are all kept, so a list-valued field such as `RateLimit` can carry several
+    /// members.
     pub fn with_headers(self, headers: Vec<(HeaderName, HeaderValue)>) -> Self {
         match self {
             Self::WithHeaders {
@@ -380,8 +382,17 @@ impl ApiError {
         for (name, value) in own {
             response.headers_mut().insert(name, value);
         }
+        // An added field replaces the one the problem or the error set under its name
+        // (`Cache-Control: no-store` is not sent twice); added fields of one name are all
+        // kept (`RateLimit` for several policies).
+        let mut added: Vec<&HeaderName> = Vec::new();
         for (name, value) in extra {
-            response.headers_mut().append(name.clone(), value.clone());
+            if added.contains(&name) {
+                response.headers_mut().append(name.clone(), value.clone());
+            } else {
+                response.headers_mut().insert(name.clone(), value.clone());
+                added.push(name);
+            }
         }
         response
     }
@@ -598,6 +609,45 @@ mod tests {
         let internal = ApiError::internal("boom").with_headers(Vec::new());
         assert_eq!(internal.log_cause().as_deref(), Some("boom"));
         assert_eq!(internal.to_string(), "500 Internal Server Error: boom");
+    }
+
+    #[test]
+    fn an_added_field_replaces_the_problems_own_instead_of_repeating_it() {
+        let error = ApiError::TooManyRequests {
+            retry_after_secs: 9,
+        }
+        .with_headers(vec![
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (
+                HeaderName::from_static("ratelimit"),
+                HeaderValue::from_static("\"a\";r=0;t=9"),
+            ),
+        ]);
+        let response = error.to_response(&id());
+        let cache: Vec<_> = response
+            .headers()
+            .get_all(header::CACHE_CONTROL)
+            .iter()
+            .collect();
+        assert_eq!(cache, ["no-store"], "once, not once per writer");
+        let retry: Vec<_> = response
+            .headers()
+            .get_all(header::RETRY_AFTER)
+            .iter()
+            .collect();
+        assert_eq!(retry, ["9"]);
+
+        let private = ApiError::not_found("x").with_headers(vec![(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, max-age=5"),
+        )]);
+        let response = private.to_response(&id());
+        let cache: Vec<_> = response
+            .headers()
+            .get_all(header::CACHE_CONTROL)
+            .iter()
+            .collect();
+        assert_eq!(cache, ["private, max-age=5"], "the added policy wins");
     }
 
     #[test]
