@@ -827,6 +827,48 @@ async fn an_admin_orders_for_any_existing_user_and_sees_their_orders() -> Result
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_status_patch_naming_status_twice_is_400_and_changes_nothing() -> Result<()> {
+    let app = spawn_app().await?;
+    let pool = admin_pool()?;
+    let user = insert_user(&pool).await?;
+    let product = insert_product(&pool, 100, "EUR", 5, "active").await?;
+    let bearer = token(&app, &user, SHOPPER_SCOPES)?;
+    let placed = post_order(&app, &bearer, &user, &order_body(&[(&product.id, 2)]), None).await?;
+    assert_eq!(placed.status(), StatusCode::CREATED);
+    let etag = header(&placed, "etag");
+    let id = placed.json::<Value>().await?["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // With the last member winning, this would cancel the order and restock 2 units.
+    let response = app
+        .client
+        .patch(app.url(&format!("/api/v1/orders/{id}")))
+        .bearer_auth(&bearer)
+        .header("content-type", "application/merge-patch+json")
+        .header("if-match", &etag)
+        .body(r#"{"status":"pending","status":"cancelled"}"#)
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        header(&response, "content-type"),
+        "application/problem+json"
+    );
+    let problem: Value = response.json().await?;
+    assert_eq!(
+        problem["errors"][0]["code"], "duplicate_member",
+        "{problem}"
+    );
+    assert_eq!(
+        order_row(&pool, &id).await?.map(|r| r.0),
+        Some("pending".to_owned())
+    );
+    assert_eq!(stock_of(&pool, &product.id).await?, 3, "nothing restocked");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_body_naming_a_member_twice_is_400_and_orders_nothing() -> Result<()> {
     let app = spawn_app().await?;
     let pool = admin_pool()?;

@@ -414,6 +414,67 @@ async fn invalid_bodies_and_media_types_are_refused_and_store_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_replacement_or_merge_patch_naming_a_member_twice_is_400_and_changes_nothing() {
+    let app = spawn_app().await.unwrap();
+    let pool = admin_pool().unwrap();
+    let token = writer(&app).unwrap();
+    let sku = sku();
+    let (id, etag, _) = created(&app, &token, &body(&sku, 100)).await;
+    let other = orderly_e2e::products::sku();
+    // A plain serde_json parse keeps the last member: the price would become 999, the
+    // SKU `other`, the stock 0.
+    let replacement = format!(
+        r#"{{"sku":"{sku}","name":"x","price":{{"amount_minor":100,"currency":"EUR","amount_minor":999}},"stock":5,"sku":"{other}"}}"#
+    );
+    for (method, content_type, payload) in [
+        (Method::PUT, "application/json", replacement),
+        (
+            Method::PATCH,
+            "application/merge-patch+json",
+            r#"{"stock":7,"stock":0}"#.to_owned(),
+        ),
+        (
+            Method::PATCH,
+            "application/merge-patch+json",
+            r#"{"price":{"amount_minor":5,"amount_minor":6}}"#.to_owned(),
+        ),
+    ] {
+        let resp = send(
+            &app,
+            method.clone(),
+            &path_of(&id),
+            Some(&token),
+            &[("content-type", content_type), ("if-match", &etag)],
+            Some(payload.clone()),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{method} {payload}");
+        assert_eq!(header(&resp, "content-type"), "application/problem+json");
+        let problem: Value = resp.json().await.unwrap();
+        let codes = error_codes(&problem);
+        assert_eq!(codes.len(), 1, "{payload}: {codes:?}");
+        assert_eq!(codes[0].1, "duplicate_member", "{payload}: {codes:?}");
+    }
+    let stored = row(&pool, &id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.sku.as_str(),
+            stored.price_minor,
+            stored.stock,
+            stored.version
+        ),
+        (
+            sku.as_str(),
+            100,
+            body(&sku, 100)["stock"].as_i64().unwrap(),
+            1
+        ),
+        "nothing changed"
+    );
+    assert_eq!(count_sku(&pool, &other).await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn merge_patch_nulling_a_required_field_is_400_and_changes_nothing() {
     let app = spawn_app().await.unwrap();
     let pool = admin_pool().unwrap();
