@@ -117,6 +117,10 @@ fn seed(db: &database::Settings, secrets: &dev_secrets::DevSecrets, listen: &str
             from_env("ORDERLY_SEED_DEMO_EMAIL", migrate::seed::DEFAULT_DEMO_EMAIL),
             from_env("ORDERLY_SEED_DEMO_PASSWORD", secrets.demo_password()),
         )),
+        catalogue: !matches!(
+            std::env::var("ORDERLY_SEED_CATALOGUE").as_deref(),
+            Ok("0" | "false" | "no")
+        ),
     };
     let report = migrate::seed::seed_blocking(&db.admin_url, &db.database, &config)?;
     for (what, outcome) in &report.rows {

@@ -7,10 +7,13 @@
 //! | `orderly-web` | public (PKCE, auth method `none`), `authorization_code` + `refresh_token`, loopback redirect URIs [`WEB_REDIRECT_URIS`]; scopes [`WEB_SCOPES`] — `admin` is registered so an administrator can ask for it, and identity grants it only to users with the admin role |
 //! | admin user | email from `ORDERLY_SEED_ADMIN_EMAIL` (default [`DEFAULT_ADMIN_EMAIL`]), password from the secret `ORDERLY_SEED_ADMIN_PASSWORD`, roles `customer,admin` |
 //! | demo customer | email from `ORDERLY_SEED_DEMO_EMAIL` (default [`DEFAULT_DEMO_EMAIL`]), password `ORDERLY_SEED_DEMO_PASSWORD`; skipped when no password is given |
+//! | demo catalogue | [`DEMO_PRODUCTS`]: a dozen products in four currencies, active and archived, so a first `GET /api/v1/products` lists, filters and pages; off with `ORDERLY_SEED_CATALOGUE=0`. A product whose SKU exists is left as it is (a developer's edits survive a re-seed) |
 //!
-//! Secrets are stored only as Argon2id hashes (`credentials::hash_secret`). A stored
-//! hash that still verifies is kept (a re-hash would change the row on every run); one
-//! that does not (the secret was rotated) is replaced and the row's `version` bumped.
+//! Passwords are stored only as Argon2id hashes (`credentials::hash_secret`), the client
+//! secret as `credentials::hash_client_secret` stores it. A stored hash that still
+//! verifies (and, for the client, is in the current form) is kept (a re-hash would change
+//! the row on every run); one that does not (the secret was rotated) is replaced and the
+//! row's `version` bumped.
 //! Passwords that fail the NIST rules of `domain::Password` are refused, admin included.
 
 use mysql_async::prelude::Queryable;
@@ -50,7 +53,162 @@ pub struct SeedConfig {
     pub admin_password: String,
     /// The demo customer's email and password, if one is wanted.
     pub demo: Option<(String, String)>,
+    /// Whether to add the demo catalogue ([`DEMO_PRODUCTS`]).
+    pub catalogue: bool,
 }
+
+/// One demo product as seeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoProduct {
+    /// Unique SKU (the idempotency key of the seed).
+    pub sku: &'static str,
+    /// Display name.
+    pub name: &'static str,
+    /// Description.
+    pub description: &'static str,
+    /// Price in minor units of `currency` (JPY has none: 1 yen is 1).
+    pub price_minor: i64,
+    /// ISO 4217 code.
+    pub currency: &'static str,
+    /// Units in stock.
+    pub stock: i32,
+    /// `active` or `archived`.
+    pub status: &'static str,
+}
+
+const fn demo(
+    sku: &'static str,
+    name: &'static str,
+    description: &'static str,
+    price_minor: i64,
+    currency: &'static str,
+    stock: i32,
+    status: &'static str,
+) -> DemoProduct {
+    DemoProduct {
+        sku,
+        name,
+        description,
+        price_minor,
+        currency,
+        stock,
+        status,
+    }
+}
+
+/// The demo catalogue: twelve products, four currencies, ten active and two archived,
+/// one out of stock — enough for `?limit=5` to page, `?currency=`, `?status=` and the
+/// sorts to show something.
+pub const DEMO_PRODUCTS: &[DemoProduct] = &[
+    demo(
+        "DEMO-MUG-001",
+        "Enamel camp mug",
+        "A 350 ml enamel mug that survives a campfire.",
+        1450,
+        "EUR",
+        120,
+        "active",
+    ),
+    demo(
+        "DEMO-TEE-002",
+        "Organic cotton tee",
+        "Heavyweight organic cotton, relaxed fit.",
+        2900,
+        "EUR",
+        80,
+        "active",
+    ),
+    demo(
+        "DEMO-BAG-003",
+        "Waxed canvas tote",
+        "Waxed canvas with leather handles, 20 litres.",
+        6400,
+        "EUR",
+        35,
+        "active",
+    ),
+    demo(
+        "DEMO-LMP-004",
+        "Brass desk lamp",
+        "Adjustable brass lamp with a warm LED bulb.",
+        8900,
+        "EUR",
+        0,
+        "active",
+    ),
+    demo(
+        "DEMO-KBD-005",
+        "Mechanical keyboard",
+        "Tenkeyless, hot-swappable switches, USB-C.",
+        12900,
+        "USD",
+        42,
+        "active",
+    ),
+    demo(
+        "DEMO-MSE-006",
+        "Wireless mouse",
+        "Silent clicks, three months per charge.",
+        3900,
+        "USD",
+        150,
+        "active",
+    ),
+    demo(
+        "DEMO-HUB-007",
+        "USB-C hub",
+        "Seven ports, 100 W pass-through charging.",
+        5400,
+        "USD",
+        60,
+        "active",
+    ),
+    demo(
+        "DEMO-TEA-008",
+        "Assam breakfast tea",
+        "Loose leaf, 250 g tin.",
+        850,
+        "GBP",
+        200,
+        "active",
+    ),
+    demo(
+        "DEMO-BRL-009",
+        "Stoneware teapot",
+        "1.2 litres, hand-glazed, with an infuser.",
+        3200,
+        "GBP",
+        25,
+        "active",
+    ),
+    demo(
+        "DEMO-KNF-010",
+        "Santoku knife",
+        "165 mm blade of layered steel, walnut handle.",
+        18500,
+        "JPY",
+        15,
+        "active",
+    ),
+    demo(
+        "DEMO-NTB-011",
+        "Dot-grid notebook (2023 edition)",
+        "A5, 160 pages; replaced by the 2024 edition.",
+        1800,
+        "EUR",
+        0,
+        "archived",
+    ),
+    demo(
+        "DEMO-CBL-012",
+        "Micro-USB cable",
+        "One metre; retired with the move to USB-C.",
+        700,
+        "USD",
+        10,
+        "archived",
+    ),
+];
 
 impl std::fmt::Debug for SeedConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -75,6 +233,7 @@ impl SeedConfig {
     /// Reads `ORDERLY_SEED_MACHINE_CLIENT_SECRET`, `ORDERLY_SEED_ADMIN_EMAIL`,
     /// `ORDERLY_SEED_ADMIN_PASSWORD`, `ORDERLY_SEED_DEMO_EMAIL` and
     /// `ORDERLY_SEED_DEMO_PASSWORD`.
+    /// `ORDERLY_SEED_CATALOGUE=0` (or `false`) leaves the demo catalogue out.
     pub fn from_env() -> Result<Self> {
         let demo_password = std::env::var("ORDERLY_SEED_DEMO_PASSWORD")
             .ok()
@@ -93,6 +252,10 @@ impl SeedConfig {
                     .unwrap_or_else(|| DEFAULT_DEMO_EMAIL.to_owned());
                 (email, password)
             }),
+            catalogue: !matches!(
+                std::env::var("ORDERLY_SEED_CATALOGUE").as_deref(),
+                Ok("0" | "false" | "no")
+            ),
         })
     }
 }
@@ -145,6 +308,13 @@ fn hash(secret: &str) -> Result<String> {
     })
 }
 
+fn client_hash(secret: &str) -> Result<String> {
+    credentials::hash_client_secret(secret).map_err(|e| MigrateError::Invalid {
+        what: "seed client secret",
+        reason: format!("cannot hash: {e}"),
+    })
+}
+
 /// Keeps `stored` when it still verifies `secret`, else a fresh hash; `true` if new.
 fn keep_or_rehash(stored: Option<&str>, secret: &str) -> Result<(String, bool)> {
     if let Some(stored) = stored
@@ -186,7 +356,7 @@ async fn seed_client(conn: &mut Conn, spec: &ClientSpec) -> Result<Outcome> {
         "public"
     };
     let Some((name, kind, stored_hash, method, uris, grants, scopes, status)) = existing else {
-        let secret_hash = spec.secret.as_deref().map(hash).transpose()?;
+        let secret_hash = spec.secret.as_deref().map(client_hash).transpose()?;
         conn.exec_drop(
             "INSERT INTO oauth_clients (id, client_id, client_name, client_type, secret_hash, \
              token_endpoint_auth_method, redirect_uris, grant_types, scopes) \
@@ -208,10 +378,12 @@ async fn seed_client(conn: &mut Conn, spec: &ClientSpec) -> Result<Outcome> {
         return Ok(Outcome::Created);
     };
     let (secret_hash, rehashed) = match spec.secret.as_deref() {
-        Some(secret) => {
-            let (hash, new) = keep_or_rehash(stored_hash.as_deref(), secret)?;
-            (Some(hash), new)
-        }
+        Some(secret) => match stored_hash.as_deref() {
+            Some(stored) if credentials::client_secret_hash_is_current(secret, stored) => {
+                (Some(stored.to_owned()), false)
+            }
+            _ => (Some(client_hash(secret)?), true),
+        },
         None => (None, stored_hash.is_some()),
     };
     let same = !rehashed
@@ -297,6 +469,37 @@ async fn seed_user(
     Ok(Outcome::Updated)
 }
 
+/// Inserts the demo products whose SKU is not there yet; `Created` when any was added.
+async fn seed_catalogue(conn: &mut Conn) -> Result<Outcome> {
+    let mut created = false;
+    for product in DEMO_PRODUCTS {
+        conn.exec_drop(
+            "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, status) \
+             SELECT ?, ?, ?, ?, ?, ?, ?, ? FROM DUAL \
+             WHERE NOT EXISTS (SELECT 1 FROM products WHERE sku = ?)",
+            Params::Positional(vec![
+                Value::from(uuid::Uuid::now_v7().as_bytes().to_vec()),
+                Value::from(product.sku),
+                Value::from(product.name),
+                Value::from(product.description),
+                Value::from(product.price_minor),
+                Value::from(product.currency),
+                Value::from(product.stock),
+                Value::from(product.status),
+                Value::from(product.sku),
+            ]),
+        )
+        .await
+        .map_err(db(format!("inserting demo product {}", product.sku)))?;
+        created |= conn.affected_rows() > 0;
+    }
+    Ok(if created {
+        Outcome::Created
+    } else {
+        Outcome::Unchanged
+    })
+}
+
 /// Seeds `database` (already migrated) through `admin_url`. Every input is checked
 /// before the first write.
 pub async fn seed(
@@ -368,6 +571,13 @@ pub async fn seed(
     if let Some((email, password)) = demo {
         let outcome = seed_user(&mut conn, &email, password, "customer").await?;
         report.rows.push((format!("user {email}"), outcome));
+    }
+    if config.catalogue {
+        let outcome = seed_catalogue(&mut conn).await?;
+        report.rows.push((
+            format!("catalogue ({} demo products)", DEMO_PRODUCTS.len()),
+            outcome,
+        ));
     }
     let _ = conn.disconnect().await;
     Ok(report)

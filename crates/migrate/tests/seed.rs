@@ -11,7 +11,8 @@
 use std::path::Path;
 
 use migrate::seed::{
-    MACHINE_CLIENT_ID, MACHINE_SCOPES, Outcome, SeedConfig, WEB_CLIENT_ID, WEB_SCOPES, seed,
+    DEMO_PRODUCTS, MACHINE_CLIENT_ID, MACHINE_SCOPES, Outcome, SeedConfig, WEB_CLIENT_ID,
+    WEB_SCOPES, seed,
 };
 use migrate::{DatabaseName, MigrateError};
 use mysql_async::prelude::Queryable;
@@ -68,7 +69,7 @@ impl Drop for Scratch {
     }
 }
 
-const MACHINE_SECRET: &str = "machine-secret-0123456789abcdefghijklmnop";
+const MACHINE_SECRET: &str = "machine-secret-0123456789abcdefghijklmnopqrstuvwxyz";
 const ADMIN_PASSWORD: &str = "violet tram sings loud";
 const DEMO_PASSWORD: &str = "quiet harbour lanterns";
 
@@ -78,6 +79,7 @@ fn config() -> SeedConfig {
         admin_email: "admin@orderly.local".to_owned(),
         admin_password: ADMIN_PASSWORD.to_owned(),
         demo: Some(("demo@orderly.local".to_owned(), DEMO_PASSWORD.to_owned())),
+        catalogue: true,
     }
 }
 
@@ -94,6 +96,9 @@ type ClientSnapshot = (
     u32,
     String,
 );
+
+/// A product row: SKU, name, price, currency, stock, status, version, update time.
+type ProductSnapshot = (String, String, i64, String, i32, String, u32, String);
 
 /// Every seeded row, as comparable text (hashes, versions and update times included).
 async fn snapshot(scratch: &Scratch) -> Vec<String> {
@@ -113,16 +118,24 @@ async fn snapshot(scratch: &Scratch) -> Vec<String> {
         )
         .await
         .unwrap();
+    let products: Vec<ProductSnapshot> = conn
+        .query(
+            "SELECT sku, name, price_minor, currency, stock, status, version, \
+             CAST(updated_at AS CHAR) FROM products ORDER BY sku",
+        )
+        .await
+        .unwrap();
     let _ = conn.disconnect().await;
     clients
         .into_iter()
         .map(|c| format!("{c:?}"))
         .chain(users.into_iter().map(|u| format!("{u:?}")))
+        .chain(products.into_iter().map(|p| format!("{p:?}")))
         .collect()
 }
 
 #[tokio::test]
-async fn seeding_creates_both_clients_and_both_accounts_with_argon2id_hashes() {
+async fn seeding_creates_both_clients_and_both_accounts_and_the_demo_catalogue() {
     let scratch = Scratch::migrated().await;
     let report = seed(&admin_url(), &scratch.database, &config())
         .await
@@ -134,6 +147,7 @@ async fn seeding_creates_both_clients_and_both_accounts_with_argon2id_hashes() {
             (format!("client {WEB_CLIENT_ID}"), Outcome::Created),
             ("user admin@orderly.local".to_owned(), Outcome::Created),
             ("user demo@orderly.local".to_owned(), Outcome::Created),
+            ("catalogue (12 demo products)".to_owned(), Outcome::Created),
         ]
     );
 
@@ -149,9 +163,9 @@ async fn seeding_creates_both_clients_and_both_accounts_with_argon2id_hashes() {
         .unwrap();
     assert_eq!(machine.0, "confidential");
     let hash = machine.1.unwrap();
-    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(hash.starts_with("$sha256$"), "{hash}");
     assert!(!hash.contains(MACHINE_SECRET));
-    assert!(credentials::verify_secret(MACHINE_SECRET, &hash).unwrap());
+    assert!(credentials::verify_client_secret(MACHINE_SECRET, &hash).unwrap());
     assert_eq!(machine.2, "client_secret_basic");
     assert_eq!(machine.3, "client_credentials");
     assert_eq!(machine.4, MACHINE_SCOPES);
@@ -211,7 +225,7 @@ async fn a_second_run_changes_nothing_and_duplicates_nothing() {
         "{report:?}"
     );
     assert_eq!(snapshot(&scratch).await, before);
-    assert_eq!(before.len(), 4);
+    assert_eq!(before.len(), 4 + DEMO_PRODUCTS.len());
 }
 
 #[tokio::test]
@@ -262,4 +276,120 @@ async fn a_weak_admin_password_is_refused_before_anything_is_written() {
         assert!(!err.to_string().contains(weak), "{err}");
     }
     assert!(snapshot(&scratch).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_demo_catalogue_spans_currencies_and_statuses_and_keeps_a_developers_edits() {
+    let scratch = Scratch::migrated().await;
+    seed(&admin_url(), &scratch.database, &config())
+        .await
+        .unwrap();
+    let mut conn = scratch.conn().await;
+    let rows: Vec<(String, String, String, i32)> = conn
+        .query("SELECT sku, currency, status, stock FROM products ORDER BY sku")
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 12);
+    let skus: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let mut expected: Vec<&str> = DEMO_PRODUCTS.iter().map(|p| p.sku).collect();
+    expected.sort_unstable();
+    assert_eq!(skus, expected);
+    let mut currencies: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    currencies.sort_unstable();
+    currencies.dedup();
+    assert_eq!(currencies, ["EUR", "GBP", "JPY", "USD"]);
+    assert_eq!(rows.iter().filter(|r| r.2 == "archived").count(), 2);
+    assert!(
+        rows.iter().any(|r| r.2 == "active" && r.3 == 0),
+        "one active item out of stock"
+    );
+
+    // A developer renames a demo product and deletes another; a re-seed restores the
+    // deleted one and leaves the edit alone.
+    conn.query_drop(
+        "UPDATE products SET name = 'My mug', version = version + 1 WHERE sku = 'DEMO-MUG-001'",
+    )
+    .await
+    .unwrap();
+    conn.query_drop("DELETE FROM products WHERE sku = 'DEMO-TEA-008'")
+        .await
+        .unwrap();
+    let report = seed(&admin_url(), &scratch.database, &config())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.rows.last().unwrap(),
+        &("catalogue (12 demo products)".to_owned(), Outcome::Created)
+    );
+    let (name, version): (String, u32) = conn
+        .query_first("SELECT name, version FROM products WHERE sku = 'DEMO-MUG-001'")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((name.as_str(), version), ("My mug", 2));
+    let count: u64 = conn
+        .query_first("SELECT COUNT(*) FROM products")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(count, 12);
+    let _ = conn.disconnect().await;
+}
+
+#[tokio::test]
+async fn without_the_catalogue_no_product_is_written() {
+    let scratch = Scratch::migrated().await;
+    let report = seed(
+        &admin_url(),
+        &scratch.database,
+        &SeedConfig {
+            catalogue: false,
+            ..config()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.rows.len(), 4);
+    let mut conn = scratch.conn().await;
+    let count: u64 = conn
+        .query_first("SELECT COUNT(*) FROM products")
+        .await
+        .unwrap()
+        .unwrap();
+    let _ = conn.disconnect().await;
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn a_client_secret_stored_as_argon2id_before_is_moved_to_the_fast_digest() {
+    let scratch = Scratch::migrated().await;
+    seed(&admin_url(), &scratch.database, &config())
+        .await
+        .unwrap();
+    let legacy = credentials::hash_secret(MACHINE_SECRET).unwrap();
+    let mut conn = scratch.conn().await;
+    conn.exec_drop(
+        "UPDATE oauth_clients SET secret_hash = ? WHERE client_id = ?",
+        (legacy, MACHINE_CLIENT_ID),
+    )
+    .await
+    .unwrap();
+    let report = seed(&admin_url(), &scratch.database, &config())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.rows[0],
+        (format!("client {MACHINE_CLIENT_ID}"), Outcome::Updated)
+    );
+    let hash: String = conn
+        .exec_first(
+            "SELECT secret_hash FROM oauth_clients WHERE client_id = ?",
+            (MACHINE_CLIENT_ID,),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let _ = conn.disconnect().await;
+    assert!(hash.starts_with("$sha256$"), "{hash}");
+    assert!(credentials::verify_client_secret(MACHINE_SECRET, &hash).unwrap());
 }
