@@ -17,7 +17,7 @@ pub struct ClientRecord {
     pub name: String,
     /// Confidential (has a secret) or public.
     pub confidential: bool,
-    /// Argon2id PHC string of the secret (confidential clients).
+    /// The stored secret (`credentials::hash_client_secret`; confidential clients).
     pub secret_hash: Option<String>,
     /// Exact redirect URIs.
     pub redirect_uris: Vec<String>,

@@ -1,8 +1,9 @@
 //! OAuth clients in `oauth_clients`: register, rotate a secret, disable, enable, list.
 //!
 //! There is no admin HTTP API yet, so these run SQL through the migration (admin) URL.
-//! Secrets are generated here (256 bits), printed once and stored only as Argon2id hashes
-//! (`credentials::hash_secret`), the same way identity checks them.
+//! Secrets are generated here (256 bits), printed once and stored only as a SHA-256 digest
+//! (`credentials::hash_client_secret`; the secret's 256 bits are what protect it), the way
+//! identity checks them (`credentials::verify_client_secret`).
 //!
 //! Registration rules (RFC 6749, RFC 9700 "OAuth 2.0 Security Best Current Practice"):
 //! - `client_credentials` only for confidential clients (RFC 6749 §4.4);
@@ -257,7 +258,7 @@ fn new_secret() -> Result<Zeroizing<String>> {
 }
 
 fn hash(secret: &str) -> Result<String> {
-    credentials::hash_secret(secret).map_err(|e| AdminError::Crypto(format!("hashing: {e}")))
+    credentials::hash_client_secret(secret).map_err(|e| AdminError::Crypto(format!("hashing: {e}")))
 }
 
 fn json_array(items: &[String]) -> String {

@@ -71,13 +71,14 @@ impl ClientSpec {
     }
 }
 
-/// Registers a client with a unique id (secret hashed with Argon2id).
+/// Registers a client with a unique id (a 48-character secret, stored as production
+/// stores generated secrets: `credentials::hash_client_secret`).
 pub async fn insert_client(spec: ClientSpec) -> Result<TestClient> {
     let id = Uuid::now_v7();
     let client_id = unique("e2e-client-", 32);
-    let secret = spec.confidential.then(|| unique("secret-", 40));
+    let secret = spec.confidential.then(|| unique("secret-", 48));
     let secret_hash = match &secret {
-        Some(secret) => Some(credentials::hash_secret(secret)?),
+        Some(secret) => Some(credentials::hash_client_secret(secret)?),
         None => None,
     };
     let (client_type, method) = if spec.confidential {
