@@ -8,7 +8,7 @@ use http::{HeaderValue, header};
 use crate::service::Rejection;
 
 /// The `realm` of every challenge.
-pub const REALM: &str = "orderly";
+pub const REALM: &str = contract::BEARER_REALM;
 
 /// Seconds a client should wait after a 503 (the revocation list was unreachable).
 pub const RETRY_AFTER_SECS: u64 = 5;

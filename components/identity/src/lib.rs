@@ -10,13 +10,16 @@
 //! - `GET|POST /login`: the sign-in page (CSRF double submit bound by HMAC to the sealed
 //!   request, strict CSP, throttled per account and per address).
 //! - `POST /oauth2/token`: `authorization_code`, `refresh_token` (rotation, reuse revokes
-//!   the family), `client_credentials` ([`endpoints`]); RFC 6749 §5.2 errors.
-//! - `POST /oauth2/revoke` (RFC 7009), `POST /oauth2/introspect` (RFC 7662),
-//!   `GET|POST /oauth2/userinfo` (OIDC Core §5.3).
+//!   the family), `client_credentials` ([`token`] → [`grants`]); RFC 6749 §5.2 errors.
+//! - `POST /oauth2/revoke` (RFC 7009), `POST /oauth2/introspect` (RFC 7662) ([`token`]),
+//!   `GET|POST /oauth2/userinfo` (OIDC Core §5.3, [`userinfo`]).
 //!
-//! Layers: `entry` (wasm only: variables, store wiring) → [`router`] → [`endpoints`] /
-//! [`authorize`] (HTTP mapping + rules over the [`model::Repository`] trait) →
-//! [`repository`] (SQL via `store`). The parsers ([`form`], [`pkce`], [`client_auth`],
+//! Layers: `entry` (wasm only) → [`component`] (the kit `Service`) → [`router`] →
+//! handlers ([`discovery`], [`token`], [`userinfo`], [`authorize`], [`login`]: parse, call, answer;
+//! failures through [`failure`]) → rules ([`grants`] for the token endpoint,
+//! [`authorization_request`] for the authorization request, parsed into a type before
+//! anything else happens) over the [`model::Repository`] trait → [`repository`] (SQL via
+//! `store`). The parsers ([`form`], [`pkce`], [`client_auth`],
 //! [`redirect`], [`signed`], [`scopes`]) are plain functions, unit-tested natively;
 //! [`rate_limit`] holds the policies (`oauth`, `token`, `login`) on edge-http's limiter.
 //!
@@ -24,14 +27,17 @@
 //! database, so users are not asked for consent.
 #![forbid(unsafe_code)]
 
+pub mod authorization_request;
 pub mod authorize;
 pub mod client_auth;
 pub mod component;
 pub mod config;
 pub mod discovery;
-pub mod endpoints;
+pub mod failure;
 pub mod form;
+pub mod grants;
 pub mod html;
+pub mod login;
 pub mod model;
 pub mod oauth_error;
 pub mod pkce;
@@ -40,7 +46,10 @@ pub mod redirect;
 pub mod repository;
 pub mod router;
 pub mod scopes;
+pub mod session;
 pub mod signed;
+pub mod token;
+pub mod userinfo;
 
 #[cfg(target_arch = "wasm32")]
 mod entry;

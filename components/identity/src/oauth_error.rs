@@ -7,7 +7,7 @@ use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
 /// The realm in our `WWW-Authenticate` challenges.
-pub const REALM: &str = "orderly";
+pub const REALM: &str = contract::BEARER_REALM;
 
 /// An RFC 6749 / RFC 7009 / OIDC error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

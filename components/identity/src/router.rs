@@ -6,8 +6,11 @@ use kit::Request;
 use store::BreakerStore;
 
 use crate::authorize;
-use crate::endpoints;
+use crate::discovery;
+use crate::login;
 use crate::model::{Env, Repository};
+use crate::token;
+use crate::userinfo;
 
 /// The path without trailing slashes (`/` stays `/`).
 pub fn normalized(path: &str) -> &str {
@@ -27,15 +30,15 @@ pub async fn dispatch<R: Repository, K: BreakerStore>(
     let context = &request.context;
     match normalized(http.uri().path()) {
         "/.well-known/openid-configuration" | "/.well-known/oauth-authorization-server" => {
-            endpoints::metadata(env, http)
+            discovery::metadata(env, http)
         }
-        "/oauth2/jwks" => endpoints::jwks(env, http),
-        "/oauth2/token" => endpoints::token(env, http).await,
-        "/oauth2/revoke" => endpoints::revoke(env, http).await,
-        "/oauth2/introspect" => endpoints::introspect(env, http).await,
-        "/oauth2/userinfo" => endpoints::userinfo(env, http, context).await,
+        "/oauth2/jwks" => discovery::jwks(env, http),
+        "/oauth2/token" => token::token(env, http).await,
+        "/oauth2/revoke" => token::revoke(env, http).await,
+        "/oauth2/introspect" => token::introspect(env, http).await,
+        "/oauth2/userinfo" => userinfo::userinfo(env, http, context).await,
         "/oauth2/authorize" => authorize::authorize(env, http).await,
-        "/login" => authorize::login(env, http, context).await,
+        "/login" => login::login(env, http, context).await,
         _ => Err(ApiError::not_found("No such resource.")),
     }
 }

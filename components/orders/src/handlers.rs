@@ -34,7 +34,6 @@ const CONSUMES_JSON: &[&str] = &[APPLICATION_JSON];
 const CONSUMES_PATCH: &[&str] = &[MERGE_PATCH_JSON, APPLICATION_JSON];
 /// An order takes no query parameters.
 const NO_QUERY: QueryRules = QueryRules::new(&[]);
-const REALM: &str = "orderly";
 
 /// The collection or item route, after `Accept`, the caller's token and its scope.
 pub async fn dispatch<R, S, C>(component: &Orders<R, S, C>, request: &Request) -> HandlerResult
@@ -44,9 +43,7 @@ where
     C: Clock,
 {
     negotiate(request.headers(), PRODUCES)?;
-    let principal = request.context.principal().ok_or_else(|| {
-        ApiError::unauthorized_bearer(REALM, None, "A bearer access token is required.")
-    })?;
+    let principal = request.context.require_principal()?;
     let write = !matches!(*request.method(), Method::GET | Method::HEAD);
     require_scope(
         principal,

@@ -60,16 +60,13 @@ fn can_write(context: &RequestContext) -> bool {
 
 /// Defence in depth: the auth middleware already refused writes without the scope.
 fn require_writer(context: &RequestContext) -> Result<(), ApiError> {
-    match context.principal() {
-        None => Err(ApiError::unauthorized_bearer(
-            "orderly",
-            None,
-            "This request needs a bearer token.",
-        )),
-        Some(_) if can_write(context) => Ok(()),
-        Some(_) => Err(ApiError::Forbidden {
+    context.require_principal()?;
+    if can_write(context) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden {
             detail: format!("This request needs the {WRITE_SCOPE} scope."),
-        }),
+        })
     }
 }
 

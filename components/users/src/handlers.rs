@@ -30,9 +30,7 @@ const MERGE_PATCH_ONLY: &[&str] = &[MERGE_PATCH_JSON];
 // ------------------------------------------------------------------ who is asking
 
 fn authenticated(context: &RequestContext) -> Result<&Principal, ApiError> {
-    context.principal().ok_or_else(|| {
-        ApiError::unauthorized_bearer("orderly", None, "This request needs a bearer token.")
-    })
+    context.require_principal()
 }
 
 fn caller_of(principal: &Principal) -> Caller {

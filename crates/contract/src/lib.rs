@@ -10,13 +10,18 @@
 //! - [`Route`] / [`ROUTES`]: every HTTP trigger in `spin.toml`, the component serving it,
 //!   whether the `auth` middleware sits in front, and per method what it needs
 //!   ([`Access`]). A test compares this table with `spin.toml` itself;
-//! - [`keys`]: every key an Orderly component writes to the shared key-value store.
+//! - [`keys`]: every key an Orderly component writes to the shared key-value store;
+//! - [`BEARER_REALM`]: the `realm` of every `WWW-Authenticate: Bearer` challenge.
 //!
 //! No I/O, no Spin dependency: natively tested, usable from the host, the tests and
 //! tools alike.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+/// The protection space of every `WWW-Authenticate: Bearer` challenge (RFC 6750 §3):
+/// the auth middleware, identity's userinfo and the API components name the same one.
+pub const BEARER_REALM: &str = "orderly";
 
 pub mod keys;
 pub mod routes;

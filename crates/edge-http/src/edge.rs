@@ -175,6 +175,18 @@ impl RequestContext {
         self.principal.as_ref()
     }
 
+    /// The verified caller, or 401 with a `Bearer` challenge (defence in depth behind the
+    /// auth middleware, which already refused requests without a token).
+    pub fn require_principal(&self) -> Result<&Principal, ApiError> {
+        self.principal.as_ref().ok_or_else(|| {
+            ApiError::unauthorized_bearer(
+                contract::BEARER_REALM,
+                None,
+                "This request needs a bearer token.",
+            )
+        })
+    }
+
     /// The request id (echoed in `X-Request-Id`).
     pub fn request_id(&self) -> &RequestId {
         &self.request_id
