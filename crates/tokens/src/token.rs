@@ -69,7 +69,7 @@ pub enum TokenError {
     /// Any other header parameter (e.g. `cty`, `zip`, `b64`): we only send `alg`, `typ`
     /// and `kid`.
     UnsupportedHeader,
-    /// The ES256 signature does not verify (or is not in the 64-byte low-S form we make).
+    /// The ES256 signature does not verify (or is not 64 bytes `R || S`).
     InvalidSignature,
     /// `iss` is not byte-for-byte our issuer (RFC 9068 §4, RFC 8414 §3.3).
     WrongIssuer,
@@ -370,16 +370,16 @@ fn verify_jws(
     let payload = b64::decode(payload_b64).ok_or(TokenError::Malformed)?;
     let signature = b64::decode(signature_b64).ok_or(TokenError::Malformed)?;
 
-    // RFC 7518 §3.4: the signature is `R || S`, 64 bytes (not DER). We make only low-S
-    // signatures, so the high-S twin of a valid signature is refused and a token cannot be
-    // re-spelled into a second valid string.
+    // RFC 7518 §3.4: the signature is `R || S`, 64 bytes (not DER), and any valid ECDSA
+    // signature is accepted: high S too. RFC 7518 does not ask for low S, and an external
+    // signer (a KMS or HSM) produces high S for half of all tokens. We issue low S only.
+    // The high-S twin of a token is a second spelling of the same claims; nothing here
+    // keys on the token's text (revocation and introspection key on `jti`), so the twin
+    // can do nothing the original cannot.
     let signature = <[u8; 64]>::try_from(signature.as_slice())
         .ok()
         .and_then(|bytes| Signature::from_slice(&bytes).ok())
         .ok_or(TokenError::InvalidSignature)?;
-    if signature.normalize_s().is_some() {
-        return Err(TokenError::InvalidSignature);
-    }
     // RFC 7515 §5.2 step 8: the signing input is the ASCII of the first two segments as sent.
     let signing_input_len = header_b64.len() + 1 + payload_b64.len();
     let signing_input = token

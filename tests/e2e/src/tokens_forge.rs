@@ -162,8 +162,8 @@ impl Forge {
     }
 
     /// `header.payload` signed with this forge's key, the signature in its high-S form
-    /// (`s' = n - s`): mathematically valid, but a second spelling of the same token
-    /// (ECDSA malleability) that our issuer never makes.
+    /// (`s' = n - s`): valid, as an external signer (KMS/HSM) may make it; our issuer
+    /// makes only low S.
     pub fn sign_high_s(&self, header: &Value, payload: &Value) -> anyhow::Result<String> {
         let token = self.sign(header, payload);
         let (input, signature) = token
@@ -181,8 +181,7 @@ impl Forge {
     pub fn sign_segments(&self, header: &str, payload: &str) -> String {
         let input = format!("{header}.{payload}");
         let signature: p256::ecdsa::Signature = self.key.sign(input.as_bytes());
-        // The verifier accepts only the low-S form our issuer makes; normalise, so that an
-        // attack token is refused for what the attack changed and not for a high S.
+        // Low S, as our issuer makes (the verifier accepts both forms).
         let signature = signature.normalize_s().unwrap_or(signature);
         format!("{input}.{}", b64(&signature.to_bytes()))
     }
