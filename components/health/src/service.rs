@@ -1,6 +1,6 @@
 //! Readiness: probe each dependency concurrently, each with a timeout and a timing.
 //!
-//! No HTTP here (STANDARDS §3): the handler maps a [`Readiness`] to a response. The
+//! No HTTP here (docs/standards.md §3): the handler maps a [`Readiness`] to a response. The
 //! dependencies are a trait so the rules are tested natively with fakes; the Spin
 //! implementation lives in `probes.rs`.
 

@@ -199,7 +199,7 @@ async fn login_submit<R: Repository, K: BreakerStore>(
     };
     let email = form.get("email").unwrap_or("").trim();
 
-    // Throttling per client address and per account (STANDARDS §4), counted for every
+    // Throttling per client address and per account (docs/standards.md §4), counted for every
     // attempt, before any password work.
     let (by_addr, by_account) = rate_limit::sign_in(env, request.headers(), email).await?;
     for decision in [&by_addr, &by_account] {

@@ -29,7 +29,7 @@ const SELECT_CODE: &str = "SELECT client_id, user_id, redirect_uri, scope, code_
      expires_at > UTC_TIMESTAMP(6) \
      FROM authorization_codes WHERE code_hash = ? LIMIT 1";
 
-/// The one atomic consumption (STANDARDS §11): only one caller can see 1 row changed.
+/// The one atomic consumption (docs/standards.md §11): only one caller can see 1 row changed.
 const CONSUME_CODE: &str = "UPDATE authorization_codes SET used_at = UTC_TIMESTAMP(6) \
      WHERE code_hash = ? AND used_at IS NULL AND expires_at > UTC_TIMESTAMP(6)";
 
@@ -44,7 +44,7 @@ const SELECT_REFRESH: &str = "SELECT r.id, r.family_id, r.client_id, c.client_id
      FROM refresh_tokens r JOIN oauth_clients c ON c.id = r.client_id \
      WHERE r.token_hash = ? LIMIT 1";
 
-/// Rotation: one atomic single-row update (STANDARDS §11).
+/// Rotation: one atomic single-row update (docs/standards.md §11).
 const USE_REFRESH: &str = "UPDATE refresh_tokens SET used_at = UTC_TIMESTAMP(6) \
      WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL \
      AND expires_at > UTC_TIMESTAMP(6)";

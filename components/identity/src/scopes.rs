@@ -1,4 +1,4 @@
-//! Which scopes a request gets (STANDARDS §11): never more than the client is
+//! Which scopes a request gets (docs/standards.md §11): never more than the client is
 //! registered for, `admin` only for admins, and by default the client's scopes without
 //! `admin`.
 

@@ -1,6 +1,6 @@
 //! Queueing for a database connection when the account is at its connection quota.
 //!
-//! The orders account has `MAX_USER_CONNECTIONS` 40 (the bulkhead of STANDARDS §12). A
+//! The orders account has `MAX_USER_CONNECTIONS` 40 (the bulkhead of docs/standards.md §12). A
 //! burst of orders can start more component instances than that, each wanting its own
 //! connection; MariaDB refuses the rest at login with 1226 (or 1040 when the server is
 //! full). Such a refusal happens *before* any statement is sent, so trying again cannot

@@ -1,5 +1,5 @@
 //! The users rules: who may read, change or delete which account, registration and the
-//! list. No HTTP here (STANDARDS §3): handlers map these results to responses. The
+//! list. No HTTP here (docs/standards.md §3): handlers map these results to responses. The
 //! storage is the [`UserRepository`] trait, so the rules are tested natively with an
 //! in-memory fake; the SQL implementation is `repository.rs`.
 

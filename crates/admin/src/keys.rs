@@ -8,9 +8,9 @@
 //! private keys as single-line JWKs, which `kubectl create secret generic
 //! --from-env-file` takes as it is.
 //!
-//! Rotation goes next → current → retired, one rollout per step (STANDARDS: "the next key
-//! is published in JWKS before it signs; a retired key stays published until every token
-//! it signed has expired"):
+//! Rotation goes next → current → retired, one rollout per step (docs/standards.md §11:
+//! "the next key is published in JWKS before it signs; a retired key stays published until
+//! every token it signed has expired"):
 //!
 //! 1. [`KeySet::stage`]: a new key becomes `next`. It signs nothing yet, but identity
 //!    publishes it in `/oauth2/jwks` and every verifier's `token_jwks` holds it. Roll out.

@@ -1,6 +1,6 @@
 //! `sort=` and `fields=` query parameters, read against an allow-list.
 //!
-//! STANDARDS §4 and §13: sort and filter fields come from allow-lists. The caller
+//! docs/standards.md §4 and §13: sort and filter fields come from allow-lists. The caller
 //! names a closed set of fields as an enum that implements [`AllowListed`], and the
 //! parsers return values of that enum, never the client's text. A repository then
 //! maps each variant to a column with a `match`, so no byte of `sort=` or `fields=`

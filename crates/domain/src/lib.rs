@@ -1,7 +1,7 @@
 //! # domain — Orderly's types that parse
 //!
 //! Every value a request carries into a service passes through one of these types
-//! first (STANDARDS §2, "parse, don't validate"). Once a handler holds an [`Email`], a
+//! first (docs/standards.md §2, "parse, don't validate"). Once a handler holds an [`Email`], a
 //! [`Sku`] or a [`Quantity`], nothing further down re-checks it, because no other way
 //! of making one exists:
 //!

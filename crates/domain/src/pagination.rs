@@ -1,4 +1,4 @@
-//! Page size for list endpoints (STANDARDS §13: lists are always bounded).
+//! Page size for list endpoints (docs/standards.md §13: lists are always bounded).
 //!
 //! `limit` is 1 to [`Limit::MAX`]; a missing one is [`Limit::DEFAULT`]. A larger one is
 //! refused with a 400 rather than quietly cut down, so a client that asks for 10,000

@@ -1,4 +1,4 @@
-//! Reading a request body with a size cap (STANDARDS §4: "body size is capped").
+//! Reading a request body with a size cap (docs/standards.md §4: "body size is capped").
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, header};

@@ -1,4 +1,4 @@
-//! Response compression by `Accept-Encoding` (RFC 9110 §12.5.3, §8.4; STANDARDS §13).
+//! Response compression by `Accept-Encoding` (RFC 9110 §12.5.3, §8.4; docs/standards.md §13).
 //!
 //! The edge applies [`compress_response`] to every response (see
 //! [`crate::EdgeConfig::with_compression_min_bytes`] / `without_compression`), so

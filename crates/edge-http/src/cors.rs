@@ -1,4 +1,4 @@
-//! CORS (Fetch standard §3.2; STANDARDS §4): an allow-list of origins from
+//! CORS (Fetch standard §3.2; docs/standards.md §4): an allow-list of origins from
 //! configuration, never `*`.
 //!
 //! A component reads the `cors_origins` variable (comma-separated origins, empty: no

@@ -1,4 +1,4 @@
-//! Opaque signed cursors for keyset pagination (STANDARDS §13).
+//! Opaque signed cursors for keyset pagination (docs/standards.md §13).
 //!
 //! A cursor is `base64url(JSON payload) "." base64url(HMAC-SHA256 tag)`. The tag covers
 //! a version byte, a hash of the query the cursor was made for (sort, filters, field

@@ -20,7 +20,7 @@
 //! ```
 //!
 //! It is a library rather than a Spin middleware because on real Spin each middleware
-//! layer cost about 57% of a trivial route's throughput (`spin-observed.md`); calling
+//! layer cost about 57% of a trivial route's throughput (`docs/spin-fidelity.md`); calling
 //! it from the entry point also means no route can be deployed without it.
 //!
 //! Around the router it:
@@ -31,7 +31,7 @@
 //! - reads the body up to a per-route cap (413 beyond it) ([`body`]);
 //! - strips client copies of internal headers ([`InternalHeaders`]);
 //! - turns an [`ApiError`] into an RFC 9457 problem document ([`problem`]);
-//! - sets the STANDARDS §4 security headers on every response, errors included, and
+//! - sets the docs/standards.md §4 security headers on every response, errors included, and
 //!   removes `Server`/`X-Powered-By` ([`security_headers`]);
 //! - writes one JSON log line with secrets redacted ([`log_line`], [`redact`]).
 //!

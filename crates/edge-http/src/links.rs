@@ -1,4 +1,4 @@
-//! Hypermedia links (STANDARDS §9-10, HAL style) and query-string building.
+//! Hypermedia links (docs/standards.md §9-10, HAL style) and query-string building.
 //!
 //! Every resource carries `_links` with `self` and the actions the caller may take;
 //! collections carry `self`, `next` and `prev` where they exist:

@@ -1,4 +1,4 @@
-//! The one JSON log line per request (STANDARDS §14).
+//! The one JSON log line per request (docs/standards.md §14).
 
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

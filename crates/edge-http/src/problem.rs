@@ -2,7 +2,7 @@
 //!
 //! Every error any route returns is one of these, carrying the request id so a caller
 //! can quote it to support. `detail` is only ever present on 4xx: a 5xx says that we
-//! failed, never why (STANDARDS §4); the why goes to the log line.
+//! failed, never why (docs/standards.md §4); the why goes to the log line.
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};

@@ -1,4 +1,4 @@
-//! Query-string parsing that validates (STANDARDS §4): every parameter is known,
+//! Query-string parsing that validates (docs/standards.md §4): every parameter is known,
 //! appears once, is valid percent-encoded UTF-8 and is not oversized. Every problem is
 //! reported at once as a [`FieldError`] at `/query/<name>` in one 400.
 //!

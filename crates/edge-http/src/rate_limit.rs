@@ -1,4 +1,4 @@
-//! Fixed-window rate limits in the shared key-value store (STANDARDS §12), with the
+//! Fixed-window rate limits in the shared key-value store (docs/standards.md §12), with the
 //! IETF `RateLimit-Policy` / `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers,
 //! structured fields) and 429 + `Retry-After`.
 //!

@@ -1,7 +1,7 @@
 //! Redaction of secrets before text reaches a log line.
 //!
 //! Error texts from the platform are not safe to log as they are: Spin's MySQL errors
-//! repeat the connection URL with its password (`spin-observed.md`), a failed upstream
+//! repeat the connection URL with its password (`docs/spin-fidelity.md`), a failed upstream
 //! call may echo an `Authorization` header, a form may carry `password=`. Everything
 //! the edge logs that did not come from our own constants passes through [`redact`].
 //! Over-redaction is acceptable; a leaked secret is not.

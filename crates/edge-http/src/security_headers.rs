@@ -1,4 +1,4 @@
-//! The security headers of STANDARDS §4 (what helmet sets), on every response.
+//! The security headers of docs/standards.md §4 (what helmet sets), on every response.
 
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 

@@ -1,5 +1,5 @@
 //! One MariaDB account per component, with table-level grants and
-//! `MAX_USER_CONNECTIONS`: the bulkhead of STANDARDS §12. A compromised or runaway
+//! `MAX_USER_CONNECTIONS`: the bulkhead of docs/standards.md §12. A compromised or runaway
 //! component can only touch its own tables and only exhaust its own connection quota.
 
 use mysql_async::Conn;
@@ -25,7 +25,7 @@ pub struct ComponentAccount {
     /// `<prefix><component>`.
     pub component: &'static str,
     /// `MAX_USER_CONNECTIONS`. Spin opens two server connections per `open()`
-    /// (`spin-observed.md`); the sum across components stays under MariaDB's default
+    /// (`docs/spin-fidelity.md`); the sum across components stays under MariaDB's default
     /// `max_connections` (151).
     pub max_user_connections: u32,
     /// Table grants on the application database.

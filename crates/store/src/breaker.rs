@@ -1,5 +1,5 @@
 //! A circuit breaker whose state lives in a key-value store, so every instance on every
-//! host sees one breaker (STANDARDS §12; `shared` is Redis in the runtime config).
+//! host sees one breaker (docs/standards.md §12; `shared` is Redis in the runtime config).
 //!
 //! States and keys (`<p>` is [`BreakerConfig::name`]):
 //!

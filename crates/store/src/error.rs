@@ -258,7 +258,7 @@ mod tests {
 
     #[test]
     fn spin_not_permitted_text_loses_its_password() {
-        // spin-observed.md: the denial repeats the URL with its password.
+        // docs/spin-fidelity.md: the denial repeats the URL with its password.
         let raw = "address mysql://probe:s3cr3t@127.0.0.1/probe is not permitted";
         let d = Detail::new(raw);
         assert_eq!(

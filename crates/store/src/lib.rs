@@ -1,7 +1,7 @@
 //! # store — the only crate that speaks SQL
 //!
 //! Repositories reach MariaDB through [`Guarded`], which puts every call behind the
-//! resilience rules of STANDARDS §12:
+//! resilience rules of docs/standards.md §12:
 //!
 //! 1. **Circuit breaker** ([`Breaker`]): state in the shared key-value store, so every
 //!    instance and host sees one breaker; open → [`StoreError::Unavailable`] at once,

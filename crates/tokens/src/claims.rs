@@ -5,7 +5,7 @@ use crate::scope::ScopeSet;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-/// Default access-token lifetime: 15 minutes (STANDARDS §11).
+/// Default access-token lifetime: 15 minutes (docs/standards.md §11).
 pub const DEFAULT_ACCESS_TOKEN_LIFETIME_SECS: u64 = 15 * 60;
 
 /// Default ID-token lifetime: 15 minutes (OpenID Connect Core §2 leaves it to the issuer;

@@ -1,7 +1,7 @@
 //! ES256 keys from configuration, the published key set (RFC 7517) and key thumbprints
 //! (RFC 7638).
 //!
-//! Keys come only from configuration (STANDARDS §11): the `identity` component loads its
+//! Keys come only from configuration (docs/standards.md §11): the `identity` component loads its
 //! [`SigningKey`]s from secret Spin variables, and the `auth` middleware loads the public
 //! [`VerifyingKey`]s (or the JWKS document) — it never needs a private key, and no key is
 //! ever taken from a token.
@@ -157,7 +157,7 @@ fn coordinates(key: &ecdsa::VerifyingKey) -> (String, String) {
     (x, y)
 }
 
-/// How a key takes part in rotation (STANDARDS §11: "the next key is published in JWKS
+/// How a key takes part in rotation (docs/standards.md §11: "the next key is published in JWKS
 /// before it signs; a retired key stays published until every token it signed has
 /// expired"). Every role verifies; only the current key signs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

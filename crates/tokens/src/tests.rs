@@ -1,4 +1,4 @@
-//! The token attack list (STANDARDS §11, issue 3) and the key handling, one test per rule.
+//! The token attack list (docs/standards.md §11, issue 3) and the key handling, one test per rule.
 //! Hostile tokens are crafted by hand and, unless the signature is what is under test,
 //! carry a *valid* ES256 signature from a configured key — so each test shows that the
 //! rule itself refuses the token, not some earlier accident.

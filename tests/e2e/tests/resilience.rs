@@ -1,4 +1,4 @@
-//! STANDARDS §12 / issue 4: with MariaDB gone, the catalogue and order routes answer 503 +
+//! docs/standards.md §12 / issue 4: with MariaDB gone, the catalogue and order routes answer 503 +
 //! `Retry-After` fast (the breaker, state in the shared store, is open) and recover by
 //! themselves when it returns, with no acknowledged order lost.
 //!

@@ -3,7 +3,7 @@
 //! Spin: `crates/factor-outbound-networking/src/config/allowed_hosts.rs`. Entries are
 //! `scheme://host[:port]`; `*` is allowed for scheme, host (also `*.suffix`) and port; a port
 //! may be a range `a..b`; without a port the scheme's default port applies. An entry without
-//! a scheme makes start-up fail with Spin's text (`spin-observed.md`). `http://self` and
+//! a scheme makes start-up fail with Spin's text (`docs/spin-fidelity.md`). `http://self` and
 //! `http://*.spin.internal` / `http://<id>.spin.internal` allow local service chaining.
 
 use anyhow::{Result, bail};

@@ -2,7 +2,7 @@
 //!
 //! Spin's runtime is not published on crates.io, so this crate runs Orderly's components the
 //! way Spin 4.1 does, on the same wasmtime crates Spin uses. Each module copies one Spin
-//! capability and names the Spin source it follows; `shared/design/spin-observed.md` records
+//! capability and names the Spin source it follows; `docs/spin-fidelity.md` records
 //! what a real Spin build did. Nothing here offers a guest more than Spin would.
 #![forbid(unsafe_code)]
 

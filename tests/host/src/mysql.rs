@@ -2,7 +2,7 @@
 //!
 //! Spin: `crates/factor-outbound-mysql/src/host.rs` and `client.rs`. As there, every
 //! `connection.open` builds a fresh `mysql_async::Pool` and takes a connection from it
-//! (observed on real Spin: two server connections per `open`, `spin-observed.md`); an address
+//! (observed on real Spin: two server connections per `open`, `docs/spin-fidelity.md`); an address
 //! not in `allowed_outbound_hosts` fails with `connection-failed("address <url> is not
 //! permitted")`; columns map to `db-data-type` by MySQL column type, and values of other
 //! column types (DECIMAL, DATETIME, …) fail with `value-conversion-failed` — guests must

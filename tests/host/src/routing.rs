@@ -149,7 +149,7 @@ mod tests {
         ])
     }
 
-    /// Precedence observed on Spin 4.1 (`spin-observed.md`, "Requests and routing").
+    /// Precedence observed on Spin 4.1 (`docs/spin-fidelity.md`, "Requests and routing").
     #[test]
     fn precedence_matches_spin() -> Result<()> {
         let r = router()?;

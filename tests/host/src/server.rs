@@ -5,7 +5,7 @@
 //!
 //! One deliberate difference: accepted sockets get `TCP_NODELAY`. Real Spin 4.1-pre does not
 //! set it and every keep-alive response whose body follows an `await` stalls ~44 ms
-//! (`spin-observed.md`); the stall is a transport artefact, not guest-visible behaviour.
+//! (`docs/spin-fidelity.md`); the stall is a transport artefact, not guest-visible behaviour.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -1,5 +1,5 @@
 //! Guest stdout/stderr. Spin writes each component's output to
-//! `.spin/logs/<component-id>_stdout.txt` / `_stderr.txt` (`spin-observed.md`) and shows it
+//! `.spin/logs/<component-id>_stdout.txt` / `_stderr.txt` (`docs/spin-fidelity.md`) and shows it
 //! on the terminal; this host does the same, one line at a time, prefixing terminal lines
 //! that are not JSON with the component id so every line says whose it is.
 

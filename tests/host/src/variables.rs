@@ -3,7 +3,7 @@
 //!
 //! Spin: `crates/factor-variables/src/host.rs` (guest calls), `crates/expressions` (templates,
 //! providers, error texts) and the `env` provider (`SPIN_VARIABLE_<NAME>`). Texts a guest can
-//! see are the ones recorded in `shared/design/spin-observed.md`.
+//! see are the ones recorded in `docs/spin-fidelity.md`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -50,7 +50,7 @@ pub fn parse_template(text: &str) -> Result<Vec<Part>> {
     Ok(parts)
 }
 
-/// Checks a variable name; the error text is Spin's (`spin-observed.md`).
+/// Checks a variable name; the error text is Spin's (`docs/spin-fidelity.md`).
 pub fn validate_name(name: &str) -> std::result::Result<(), String> {
     if name.is_empty() {
         return Err(format!("{name:?}: must be non-empty"));

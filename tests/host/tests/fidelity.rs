@@ -1,7 +1,7 @@
 //! Host fidelity: each test drives a real spin-sdk 7 component (`test-components/`) through
 //! the host and checks that the guest sees what Spin 4.1 gives it. The Spin source file each
 //! behaviour copies is named in the test's doc comment; observed values come from
-//! `shared/design/spin-observed.md`.
+//! `docs/spin-fidelity.md`.
 //!
 //! The `.wasm` files are built by `cargo xtask test` (or `cargo build --target wasm32-wasip2
 //! --release -p probe -p middleware`) before these tests run.
@@ -354,7 +354,7 @@ async fn variables_resolve_templates_secrets_and_errors_like_spin() {
     );
 }
 
-/// Spin refuses to start when a required variable has no value (`spin-observed.md`).
+/// Spin refuses to start when a required variable has no value (`docs/spin-fidelity.md`).
 #[tokio::test(flavor = "multi_thread")]
 async fn required_variable_without_a_value_refuses_start_up() {
     let text = manifest("");
@@ -425,7 +425,7 @@ async fn key_value_stores_by_label_with_access_checks() {
 }
 
 /// `wasi:keyvalue/atomics.increment` counts every concurrent request exactly on both store
-/// kinds (`spin-observed.md`, "Atomic counters").
+/// kinds (`docs/spin-fidelity.md`, "Atomic counters").
 #[tokio::test(flavor = "multi_thread")]
 async fn atomic_increment_counts_every_concurrent_request() {
     let app = Arc::new(start().await);
@@ -537,7 +537,7 @@ async fn mysql_queries_the_real_database_and_enforces_allowed_hosts() {
     assert!(body.contains("ValueConversionFailed"), "{body}");
 }
 
-/// Real Spin opens two server connections per `Connection::open` (`spin-observed.md`).
+/// Real Spin opens two server connections per `Connection::open` (`docs/spin-fidelity.md`).
 #[tokio::test(flavor = "multi_thread")]
 async fn each_open_makes_new_server_connections_as_spin_does() {
     let app = start().await;
@@ -641,7 +641,8 @@ async fn one_instance_takes_at_most_16_concurrent_requests() {
     assert!(seen.iter().filter(|n| **n == 1).count() >= 2, "{seen:?}");
 }
 
-/// Guest output goes to `.spin/logs/<component>_stdout.txt` / `_stderr.txt` (`spin-observed.md`).
+/// Guest output goes to `.spin/logs/<component>_stdout.txt` / `_stderr.txt`
+/// (`docs/spin-fidelity.md`).
 #[tokio::test(flavor = "multi_thread")]
 async fn guest_stdout_and_stderr_are_logged_per_component() {
     let app = start().await;
@@ -664,7 +665,7 @@ async fn raw(app: &TestApp, request: &[u8]) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
-/// A garbage request line gets `400` and the connection is closed (`spin-observed.md`).
+/// A garbage request line gets `400` and the connection is closed (`docs/spin-fidelity.md`).
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_request_line_is_400_and_closed() {
     let app = start().await;
@@ -675,7 +676,7 @@ async fn malformed_request_line_is_400_and_closed() {
 }
 
 /// A 200 KB header is accepted; a body on GET is passed through; HEAD works; a 50 MB body to a
-/// handler that never reads it is answered 200 (`spin-observed.md`).
+/// handler that never reads it is answered 200 (`docs/spin-fidelity.md`).
 #[tokio::test(flavor = "multi_thread")]
 async fn large_headers_bodies_on_get_head_and_huge_bodies_are_handled() {
     let app = start().await;
@@ -725,7 +726,7 @@ async fn large_headers_bodies_on_get_head_and_huge_bodies_are_handled() {
     assert_eq!(app.get("/hello/x").await.status(), 200);
 }
 
-/// HTTP/2 with prior knowledge (h2c) works (`spin-observed.md`).
+/// HTTP/2 with prior knowledge (h2c) works (`docs/spin-fidelity.md`).
 #[tokio::test(flavor = "multi_thread")]
 async fn http2_prior_knowledge_is_served() {
     let app = start().await;
@@ -738,7 +739,7 @@ async fn http2_prior_knowledge_is_served() {
     assert_eq!(resp.text().await.unwrap(), "probe /x");
 }
 
-/// Responses carry `date`; a guest that sets no length is sent chunked (`spin-observed.md`).
+/// Responses carry `date`; a guest that sets no length is sent chunked (`docs/spin-fidelity.md`).
 #[tokio::test(flavor = "multi_thread")]
 async fn responses_carry_date_and_stream_chunked() {
     let app = start().await;

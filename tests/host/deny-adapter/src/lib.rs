@@ -1,5 +1,5 @@
 //! Denies every call to the capability interfaces it exports, with Spin's error values
-//! (`shared/design/spin-observed.md`: key-value `AccessDenied`, variables `Undefined(name)`,
+//! (`docs/spin-fidelity.md`: key-value `AccessDenied`, variables `Undefined(name)`,
 //! MySQL `Other("\"spin:mysql/mysql\" is not permitted")`). No resource can be created, so
 //! the per-resource methods are never reached; they still answer with a denial.
 // No `forbid(unsafe_code)` here: wit-bindgen's generated export glue is `unsafe` FFI by nature;
