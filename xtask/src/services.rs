@@ -72,10 +72,14 @@ pub fn serve(root: &Path, listen: &str, variables: &[(String, String)]) -> Resul
         ]);
         spin
     } else {
-        println!("`spin` is not installed: serving with the bundled host (tests/host)");
+        println!(
+            "`spin` is not installed: serving with the bundled host (tests/host), built with the `dist` profile (release, thin LTO)"
+        );
         let mut cargo = Command::new("cargo");
         cargo.args([
             "run",
+            "--profile",
+            "dist",
             "-p",
             "orderly-host",
             "--",
