@@ -1,6 +1,8 @@
 //! The development database: reach MariaDB at `ORDERLY_DB_ADMIN_URL`, or start a
 //! project-local server under `target/mariadb`; migrate; provision component accounts
-//! with passwords kept in `target/orderly/credentials.env`.
+//! (per database: `migrate::user_prefix`) with passwords kept in
+//! `target/orderly/credentials.env` (database `orderly`) or
+//! `target/orderly/credentials-<database>.env` (any other).
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::process::CommandExt;
@@ -10,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use migrate::{
-    AccountHost, AccountPassword, COMPONENT_ACCOUNTS, DEFAULT_USER_PREFIX, DatabaseName, blocking,
+    AccountHost, AccountPassword, COMPONENT_ACCOUNTS, DEFAULT_DATABASE, DatabaseName, blocking,
+    user_prefix,
 };
 
 use crate::process;
@@ -39,7 +42,7 @@ impl Settings {
     pub fn from_env() -> Result<Self> {
         let admin_url =
             std::env::var("ORDERLY_DB_ADMIN_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
-        let name = std::env::var("ORDERLY_DB_NAME").unwrap_or_else(|_| "orderly".to_owned());
+        let name = std::env::var("ORDERLY_DB_NAME").unwrap_or_else(|_| DEFAULT_DATABASE.to_owned());
         let database = DatabaseName::parse(&name)?;
         let (user, host, port) = parse_admin_url(&admin_url)?;
         Ok(Self {
@@ -51,13 +54,23 @@ impl Settings {
         })
     }
 
-    /// `mysql://orderly_<component>:<password>@host:port/<database>`.
+    /// The same server, another database (the test command's own).
+    pub fn with_database(&self, database: DatabaseName) -> Self {
+        Self {
+            database,
+            ..self.clone()
+        }
+    }
+
+    /// `mysql://<prefix><component>:<password>@host:port/<database>`, the prefix being
+    /// the database's own (`migrate::user_prefix`).
     pub fn component_url(&self, component: &str, credentials: &Credentials) -> Result<String> {
         let password = credentials
             .password(component)
             .ok_or_else(|| anyhow!("no password for component {component}"))?;
         Ok(format!(
-            "mysql://{DEFAULT_USER_PREFIX}{component}:{}@{}:{}/{}",
+            "mysql://{}{component}:{}@{}:{}/{}",
+            user_prefix(&self.database),
             password.expose(),
             self.host,
             self.port,
@@ -163,8 +176,14 @@ impl Credentials {
     }
 }
 
-fn credentials_path() -> PathBuf {
-    workspace::root().join("target/orderly/credentials.env")
+/// `target/orderly/credentials.env` for `orderly`, `credentials-<database>.env` else.
+pub fn credentials_path(database: &DatabaseName) -> PathBuf {
+    let file = if database.as_str() == DEFAULT_DATABASE {
+        "credentials.env".to_owned()
+    } else {
+        format!("credentials-{database}.env")
+    };
+    workspace::root().join("target/orderly").join(file)
 }
 
 /// Migrates the database and (re)provisions every component account.
@@ -182,18 +201,19 @@ pub fn migrate_and_provision(db: &Settings) -> Result<Credentials> {
         report.applied.len(),
         report.already_applied.len()
     );
-    let credentials = Credentials::load_or_generate(&credentials_path())?;
+    let path = credentials_path(&db.database);
+    let credentials = Credentials::load_or_generate(&path)?;
     let accounts = blocking::provision(
         &db.admin_url,
         &db.database,
-        DEFAULT_USER_PREFIX,
+        &user_prefix(&db.database),
         &AccountHost::any(),
         &credentials.0,
     )?;
     eprintln!(
         "migrate: accounts {} (passwords in {})",
         accounts.join(", "),
-        credentials_path().display()
+        path.display()
     );
     Ok(credentials)
 }

@@ -16,6 +16,7 @@ mod database;
 mod dev_secrets;
 mod process;
 mod services;
+mod test_db;
 mod workspace;
 
 use std::process::ExitCode;
@@ -61,7 +62,17 @@ fn run(args: &[String]) -> Result<()> {
         }
         "db" => database::command(rest),
         "env" => {
-            for (name, value) in test_env()? {
+            let db = database::Settings::from_env()?;
+            let db = db.with_database(test_db::env_database()?);
+            database::ensure_running(&db)?;
+            services::ensure_redis()?;
+            let credentials = database::migrate_and_provision(&db)?;
+            eprintln!(
+                "env: the tests will use database {} (not {})",
+                db.database,
+                database::Settings::from_env()?.database
+            );
+            for (name, value) in test_env(&db, &credentials)? {
                 println!("export {name}='{value}'");
             }
             Ok(())
@@ -81,6 +92,10 @@ fn up() -> Result<()> {
     workspace::build_wasm(&workspace::cdylib_packages(&root.join("components"))?)?;
 
     let db = database::Settings::from_env()?;
+    println!(
+        "up: serving database {} at {}:{} (ORDERLY_DB_NAME); `cargo xtask test` uses its own",
+        db.database, db.host, db.port
+    );
     database::ensure_running(&db)?;
     services::ensure_redis()?;
     let credentials = database::migrate_and_provision(&db)?;
@@ -167,7 +182,18 @@ fn test(extra: &[String]) -> Result<()> {
     )?);
     workspace::build_wasm(&packages)?;
 
-    let env = test_env()?;
+    let base = database::Settings::from_env()?;
+    database::ensure_running(&base)?;
+    services::ensure_redis()?;
+    // The run's own database, dropped with its accounts when `run` goes out of scope
+    // (pass or fail); never `ORDERLY_DB_NAME`, the one `cargo xtask up` serves.
+    let (run, credentials) = test_db::RunDatabase::create(&base)?;
+    println!(
+        "test: using database {} (created for this run, dropped after it; the dev service's {} is not touched)",
+        run.settings().database,
+        base.database
+    );
+    let env = test_env(run.settings(), &credentials)?;
 
     let extra = extra.strip_prefix(&["--".to_owned()]).unwrap_or(extra);
     if process::succeeds("cargo", &["nextest", "--version"]) {
@@ -184,23 +210,23 @@ fn test(extra: &[String]) -> Result<()> {
     }
 }
 
-/// Migrates and provisions, then returns what the tests read: each component account's
-/// URL (unless already set) and the admin URL.
-fn test_env() -> Result<Vec<(String, String)>> {
-    let db = database::Settings::from_env()?;
-    database::ensure_running(&db)?;
-    services::ensure_redis()?;
-    // The end-to-end tests read each component account's URL from here unless it is set.
-    let credentials = database::migrate_and_provision(&db)?;
-    let mut env = Vec::new();
+/// What the tests read: the database's name (`ORDERLY_DB_NAME`, also
+/// `ORDERLY_TEST_DB_NAME`), each component account's URL (`ORDERLY_TEST_<C>_DB_URL`)
+/// and the admin URL.
+fn test_env(
+    db: &database::Settings,
+    credentials: &database::Credentials,
+) -> Result<Vec<(String, String)>> {
+    let mut env = vec![
+        ("ORDERLY_DB_NAME".to_owned(), db.database.to_string()),
+        ("ORDERLY_TEST_DB_NAME".to_owned(), db.database.to_string()),
+    ];
     for account in migrate::COMPONENT_ACCOUNTS {
         let name = format!(
             "ORDERLY_TEST_{}_DB_URL",
             account.component.to_ascii_uppercase()
         );
-        if std::env::var_os(&name).is_none() {
-            env.push((name, db.component_url(account.component, &credentials)?));
-        }
+        env.push((name, db.component_url(account.component, credentials)?));
     }
     env.push(("ORDERLY_DB_ADMIN_URL".to_owned(), db.admin_url.clone()));
     Ok(env)

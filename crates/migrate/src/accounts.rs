@@ -86,6 +86,47 @@ pub const COMPONENT_ACCOUNTS: &[ComponentAccount] = &[
 /// The prefix of production account names: `orderly_health`, `orderly_orders`, ….
 pub const DEFAULT_USER_PREFIX: &str = "orderly_";
 
+/// The database whose accounts keep [`DEFAULT_USER_PREFIX`] (the deploy manifests
+/// name them).
+pub const DEFAULT_DATABASE: &str = "orderly";
+
+/// The account prefix of `database`: accounts are per database, so two databases on
+/// one server (two checkouts, the dev service and a test run) never share an account
+/// or reset each other's passwords.
+///
+/// - `orderly` → `orderly_` (`orderly_health`, …: what deploy/ names);
+/// - any other name of `[a-z0-9_]` up to 31 characters → the name and `_`
+///   (`orderly_test_42_…` → `orderly_test_42_…_health`);
+/// - any other name (upper case, or longer) → its first 14 characters lowercased,
+///   `_`, 16 hex digits of a hash of the whole name, `_`.
+///
+/// A prefix is at most 32 characters, so an account name (prefix + component) stays
+/// far under MariaDB's 80-character limit; prefixes end in `_` and component names
+/// have none, so distinct prefixes never give the same account name.
+pub fn user_prefix(database: &DatabaseName) -> String {
+    let name = database.as_str();
+    if name == DEFAULT_DATABASE {
+        return DEFAULT_USER_PREFIX.to_owned();
+    }
+    let plain = name.len() < 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if plain {
+        return format!("{name}_");
+    }
+    // FNV-1a, 64 bits: stable across Rust versions and platforms.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let head: String = name
+        .chars()
+        .take(14)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    format!("{head}_{hash:016x}_")
+}
+
 /// The account name for `component` under `prefix`.
 pub fn user_name(prefix: &str, component: &str) -> String {
     format!("{prefix}{component}")
@@ -230,6 +271,24 @@ mod tests {
             .map(|a| a.max_user_connections)
             .sum();
         assert!(total < 151, "{total}");
+    }
+
+    #[test]
+    fn each_database_has_its_own_prefix_and_the_default_keeps_orderly() {
+        let prefix = |name: &str| user_prefix(&DatabaseName::parse(name).unwrap());
+        assert_eq!(prefix("orderly"), DEFAULT_USER_PREFIX);
+        assert_eq!(prefix("orderly_test_42_7"), "orderly_test_42_7_");
+        assert_ne!(prefix("orderly_a"), prefix("orderly_b"));
+        // Case or length forces a hash; still distinct, valid and short.
+        let long = "x".repeat(64);
+        let longer = format!("{}y", "x".repeat(63));
+        for name in ["Orderly", "orderly_A", long.as_str(), longer.as_str()] {
+            let p = prefix(name);
+            assert!(check_prefix(&p).is_ok(), "{p}");
+            assert!(user_name(&p, "products").len() <= 80);
+        }
+        assert_ne!(prefix(&long), prefix(&longer));
+        assert_ne!(prefix("Orderly"), prefix("orderly"));
     }
 
     #[test]

@@ -25,8 +25,8 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder};
 
 pub use accounts::{
-    COMPONENT_ACCOUNTS, ComponentAccount, DEFAULT_USER_PREFIX, TableGrant, drop_accounts,
-    provision_accounts, user_name,
+    COMPONENT_ACCOUNTS, ComponentAccount, DEFAULT_DATABASE, DEFAULT_USER_PREFIX, TableGrant,
+    drop_accounts, provision_accounts, user_name, user_prefix,
 };
 pub use error::{MigrateError, Result};
 pub use migrations::{Migration, MigrationReport, apply, load_dir};
@@ -99,6 +99,65 @@ pub async fn provision(
     result
 }
 
+/// Drops `database` and its component accounts ([`user_prefix`]); both may be absent.
+pub async fn remove(admin_url: &str, database: &DatabaseName, host: &AccountHost) -> Result<()> {
+    let mut conn = connect(admin_url, None).await?;
+    let result = async {
+        drop_database(&mut conn, database).await?;
+        drop_accounts(&mut conn, &user_prefix(database), host).await
+    }
+    .await;
+    let _ = conn.disconnect().await;
+    result
+}
+
+/// The databases whose name starts with `name_prefix` (`[a-z0-9_]` only), with those
+/// that only have component accounts left ([`user_prefix`] form, not hashed), sorted.
+pub async fn databases_named(admin_url: &str, name_prefix: &str) -> Result<Vec<DatabaseName>> {
+    if !name_prefix
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(MigrateError::Invalid {
+            what: "database name prefix",
+            reason: format!("{name_prefix:?} must be [a-z0-9_]"),
+        });
+    }
+    let pattern = format!("{}%", name_prefix.replace('_', "\\_"));
+    let mut conn = connect(admin_url, None).await?;
+    let schemas: Result<Vec<String>> = conn
+        .exec(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?",
+            (pattern.clone(),),
+        )
+        .await
+        .map_err(MigrateError::db("listing databases"));
+    let users: Result<Vec<String>> = conn
+        .exec(
+            "SELECT DISTINCT User FROM mysql.user WHERE User LIKE ?",
+            (pattern,),
+        )
+        .await
+        .map_err(MigrateError::db("listing accounts"));
+    let _ = conn.disconnect().await;
+    let mut names: Vec<String> = schemas?;
+    for user in users? {
+        let database = COMPONENT_ACCOUNTS.iter().find_map(|account| {
+            user.strip_suffix(account.component)
+                .and_then(|rest| rest.strip_suffix('_'))
+        });
+        if let Some(database) = database {
+            names.push(database.to_owned());
+        }
+    }
+    names.sort();
+    names.dedup();
+    Ok(names
+        .iter()
+        .filter_map(|name| DatabaseName::parse(name).ok())
+        .collect())
+}
+
 /// Whether MariaDB at `admin_url` accepts a connection and answers `SELECT 1`.
 pub async fn ping(admin_url: &str) -> Result<()> {
     let mut conn = connect(admin_url, None).await?;
@@ -145,6 +204,16 @@ pub mod blocking {
         run(super::provision(
             admin_url, database, prefix, host, passwords,
         ))
+    }
+
+    /// See [`super::remove`].
+    pub fn remove(admin_url: &str, database: &DatabaseName, host: &AccountHost) -> Result<()> {
+        run(super::remove(admin_url, database, host))
+    }
+
+    /// See [`super::databases_named`].
+    pub fn databases_named(admin_url: &str, name_prefix: &str) -> Result<Vec<DatabaseName>> {
+        run(super::databases_named(admin_url, name_prefix))
     }
 
     /// See [`super::ping`].

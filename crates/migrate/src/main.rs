@@ -6,6 +6,10 @@
 //! `--accounts` reads each component's password from `ORDERLY_DB_PASSWORD_<COMPONENT>`
 //! (e.g. `ORDERLY_DB_PASSWORD_HEALTH`). Defaults: `$ORDERLY_DB_ADMIN_URL` or
 //! `mysql://root@127.0.0.1:3306`, database `orderly`, directory `migrations`.
+//!
+//! Accounts are per database ([`migrate::user_prefix`]): `orderly` keeps
+//! `orderly_<component>`, any other database `<database>_<component>` (hashed when the
+//! name is long or not lower case), so several databases can share one server.
 
 #![forbid(unsafe_code)]
 
@@ -13,7 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use migrate::{
-    AccountHost, AccountPassword, COMPONENT_ACCOUNTS, DEFAULT_USER_PREFIX, DatabaseName, blocking,
+    AccountHost, AccountPassword, COMPONENT_ACCOUNTS, DatabaseName, blocking, user_prefix,
 };
 
 struct Args {
@@ -76,7 +80,7 @@ fn run() -> Result<(), String> {
         let users = blocking::provision(
             &args.admin_url,
             &database,
-            DEFAULT_USER_PREFIX,
+            &user_prefix(&database),
             &AccountHost::any(),
             &passwords,
         )

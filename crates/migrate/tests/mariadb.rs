@@ -38,6 +38,14 @@ impl Scratch {
         }
     }
 
+    /// A fresh database whose accounts use its own prefix (`migrate::user_prefix`),
+    /// as `orderly-migrate --accounts` and `cargo xtask` provision them.
+    fn per_database() -> Self {
+        let mut scratch = Self::new();
+        scratch.prefix = migrate::user_prefix(&scratch.database);
+        scratch
+    }
+
     fn url_for(&self, user: &str, password: &AccountPassword) -> String {
         let admin = admin_url();
         let host = admin
@@ -401,4 +409,128 @@ async fn a_missing_password_is_refused_before_anything_changes() {
         matches!(&error, MigrateError::MissingPassword { component } if component == "orders"),
         "{error}"
     );
+}
+
+/// Two databases (two checkouts, or the dev service and a test run) migrated and
+/// provisioned on one server: each has its own accounts, so the second run's migrate
+/// and password reset leave the first's accounts connecting and querying, and the
+/// other way round (issue 15: one shared `orderly_*` account set broke both with 1045).
+#[tokio::test]
+async fn two_databases_on_one_server_keep_their_own_working_accounts() {
+    async fn setup(scratch: &Scratch) -> Vec<(&'static str, AccountPassword)> {
+        migrate::migrate(&admin_url(), &scratch.database, &repository_migrations())
+            .await
+            .unwrap();
+        let passwords = passwords();
+        let users = migrate::provision(
+            &admin_url(),
+            &scratch.database,
+            &scratch.prefix,
+            &AccountHost::any(),
+            &passwords,
+        )
+        .await
+        .unwrap();
+        for user in &users {
+            assert!(user.starts_with(&scratch.prefix), "{user}");
+            assert!(user.len() <= 80, "{user}");
+        }
+        passwords
+    }
+    async fn works(scratch: &Scratch, passwords: &[(&'static str, AccountPassword)]) {
+        for (component, table) in [
+            ("health", "schema_migrations"),
+            ("identity", "users"),
+            ("users", "users"),
+            ("products", "products"),
+            ("orders", "orders"),
+        ] {
+            let mut conn = connect_as(scratch, component, passwords).await;
+            let count: Option<u64> = conn
+                .query_first(format!("SELECT COUNT(*) FROM `{table}`"))
+                .await
+                .unwrap();
+            assert!(count.is_some(), "{component} on {}", scratch.database);
+            let _ = conn.disconnect().await;
+        }
+    }
+
+    let first = Scratch::per_database();
+    let second = Scratch::per_database();
+    assert_ne!(first.prefix, second.prefix);
+    let first_passwords = setup(&first).await;
+    works(&first, &first_passwords).await;
+    let second_passwords = setup(&second).await;
+    works(&first, &first_passwords).await;
+    works(&second, &second_passwords).await;
+    // The first checkout migrates again (idempotent) and rotates its own passwords:
+    // the second is not affected.
+    let report = migrate::migrate(&admin_url(), &first.database, &repository_migrations())
+        .await
+        .unwrap();
+    assert!(report.applied.is_empty());
+    let first_passwords = setup(&first).await;
+    works(&second, &second_passwords).await;
+    works(&first, &first_passwords).await;
+    // One database's accounts cannot see the other's tables.
+    let mut products = connect_as(&first, "products", &first_passwords).await;
+    let denied = products
+        .query_drop(format!(
+            "SELECT COUNT(*) FROM `{}`.products",
+            second.database
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(server_code(denied), TABLE_ACCESS_DENIED);
+    let _ = products.disconnect().await;
+}
+
+/// What the test command's cleanup relies on: a database and its accounts are found by
+/// name prefix (also when only the accounts are left) and `remove` drops both.
+#[tokio::test]
+async fn remove_drops_a_database_and_its_accounts_and_listing_finds_leftovers() {
+    let scratch = Scratch::per_database();
+    migrate::migrate(&admin_url(), &scratch.database, &repository_migrations())
+        .await
+        .unwrap();
+    let passwords = passwords();
+    migrate::provision(
+        &admin_url(),
+        &scratch.database,
+        &scratch.prefix,
+        &AccountHost::any(),
+        &passwords,
+    )
+    .await
+    .unwrap();
+    let name_prefix = &scratch.database.as_str()[..scratch.database.as_str().len() - 4];
+    let found = migrate::databases_named(&admin_url(), name_prefix)
+        .await
+        .unwrap();
+    assert!(found.contains(&scratch.database), "{found:?}");
+    // Only the accounts left (a run killed between DROP DATABASE and DROP USER).
+    let mut admin = migrate::connect(&admin_url(), None).await.unwrap();
+    migrate::drop_database(&mut admin, &scratch.database)
+        .await
+        .unwrap();
+    let found = migrate::databases_named(&admin_url(), name_prefix)
+        .await
+        .unwrap();
+    assert!(found.contains(&scratch.database), "{found:?}");
+    migrate::remove(&admin_url(), &scratch.database, &AccountHost::any())
+        .await
+        .unwrap();
+    let left: Vec<String> = admin
+        .exec(
+            "SELECT User FROM mysql.user WHERE User LIKE CONCAT(?, '%')",
+            (scratch.prefix.clone(),),
+        )
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    let found = migrate::databases_named(&admin_url(), name_prefix)
+        .await
+        .unwrap();
+    assert!(!found.contains(&scratch.database), "{found:?}");
+    let _ = admin.disconnect().await;
 }
