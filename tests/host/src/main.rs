@@ -54,7 +54,54 @@ async fn main() -> Result<()> {
     for (route, index) in app.router.routes() {
         println!("  trigger {index}: http://{}{}", server.addr, route);
     }
-    tokio::signal::ctrl_c().await?;
+    shutdown_requested().await?;
+    // Spin: `crates/trigger/src/cli.rs:315-328` aborts the trigger's run future, which owns
+    // the listener (`crates/trigger-http/src/server.rs:278-285`): accepting stops at once.
     server.shutdown().await;
+    tracing::info!("User requested shutdown: exiting");
+    // Returning drops the runtime and with it every connection task, as Spin's `main`
+    // (`src/bin/spin.rs:3-6`) does: a request still in flight is cut, not drained.
+    Ok(())
+}
+
+/// Resolves on the first SIGINT, SIGTERM or SIGHUP, the signals Spin 4.x stops on.
+///
+/// What Spin does (spinframework/spin 4.1.0-pre0, `94a8fc8`; the same in v4.0.2):
+/// - `Cargo.toml:143` builds `ctrlc` with the `termination` feature, so the handler runs on
+///   SIGINT, SIGTERM and SIGHUP alike;
+/// - `crates/trigger/src/cli.rs:315-316` wraps the trigger's run future in
+///   `futures::future::abortable` and the handler only aborts it; `cli.rs:326-328` logs
+///   `User requested shutdown: exiting` at info and returns `Ok(())`: exit code 0;
+/// - the HTTP trigger's run future is `server.serve()` (`crates/trigger-http/src/lib.rs:331`),
+///   whose accept loop owns the `TcpListener` (`server.rs:278-285`): aborting it closes the
+///   listener, so new connections are refused at once;
+/// - each connection is a detached `task::spawn` (`server.rs:561`) that nothing tracks or
+///   awaits: there is no drain and no timeout. `spin`'s `#[tokio::main]` (`src/bin/spin.rs:3`)
+///   returns right after, and dropping the runtime cancels every in-flight request (the
+///   client sees the connection close without a response);
+/// - `spin up` (`src/commands/up.rs:275`, `617-622`, `647`) forwards the same signals to its
+///   trigger processes as SIGTERM and exits with their status.
+///
+/// So, as Spin, this host does not drain: a graceful rolling restart takes the instance out
+/// of the load balancer (or Kubernetes endpoints) and lets in-flight requests finish
+/// *before* the signal — `docs/deploy.md`, "Rolling restarts".
+#[cfg(unix)]
+async fn shutdown_requested() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+        _ = hangup.recv() => {}
+    }
+    Ok(())
+}
+
+/// Elsewhere `ctrlc` handles Ctrl-C and Ctrl-Break; Ctrl-C is what tokio offers portably.
+#[cfg(not(unix))]
+async fn shutdown_requested() -> Result<()> {
+    tokio::signal::ctrl_c().await?;
     Ok(())
 }

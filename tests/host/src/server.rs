@@ -36,7 +36,11 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
-    /// Stops accepting and waits for the accept loop to end.
+    /// Stops accepting and waits for the accept loop to end, which closes the listener: new
+    /// connections are refused from then on. Connections already accepted keep running until
+    /// the runtime drops them; nothing drains them, as in Spin, whose accept loop
+    /// (`crates/trigger-http/src/server.rs:278-285`) is aborted on a signal and whose
+    /// connection tasks (`server.rs:561`) are detached (see `main.rs`).
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;

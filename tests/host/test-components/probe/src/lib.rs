@@ -117,6 +117,16 @@ async fn handle(req: Request) -> impl IntoResponse {
             }
             text(200, format!("slept {ms}"))
         }
+        "hold" => {
+            // Says on stdout that the request is in the guest, then holds it `ms`: a test can
+            // signal the host while a request is in flight (`tests/signals.rs`).
+            let ms: u64 = query(&req, "ms")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(5_000);
+            println!("holding {ms}");
+            spin_sdk::wasip3::clocks::monotonic_clock::wait_for(ms * 1_000_000).await;
+            text(200, format!("held {ms}"))
+        }
         "body" => {
             let n = match req.into_body().collect().await {
                 Ok(b) => b.to_bytes().len(),
