@@ -16,7 +16,8 @@
 #   the writable directories below, mode 1777 (any user id may run the image, as OpenShift
 #   and `runAsUser` do; mount volumes there when the root file system is read-only)
 #
-# Environment: CARGO_PROFILE_NAME (default `dist`, see Cargo.toml), CARGO (default cargo).
+# Environment: CARGO_PROFILE_NAME (default `dist`, see Cargo.toml; .ci/run uses `dev`, the
+# binaries its tests just built), CARGO (default cargo).
 set -euo pipefail
 out=${1:?usage: assemble.sh OUT}
 cd "$(dirname "$0")/../.."
@@ -33,7 +34,8 @@ for p in $packages; do args+=(-p "$p"); done
 
 # The native binaries.
 "$cargo" build --locked --profile "$profile" -p orderly-host -p migrate -p admin
-bin="$root/target/$profile"
+# Cargo writes the `dev` profile to target/debug, every other profile to target/<name>.
+if [ "$profile" = dev ]; then bin="$root/target/debug"; else bin="$root/target/$profile"; fi
 
 writable_dirs="/var/lib/orderly/data /var/cache/orderly /tmp"
 

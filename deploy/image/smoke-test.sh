@@ -11,9 +11,11 @@
 # Both run the binaries, spin.toml and .wasm files assemble.sh laid out, as user 65532 in
 # `image` mode (the image's USER), with the image's entrypoint and health check read from
 # the image itself. Environment: ORDERLY_DB_ADMIN_URL (mysql://root@127.0.0.1:3306),
-# ORDERLY_DB_NAME (orderly), REDIS_URL (redis://127.0.0.1:6379). The component account
-# passwords come from target/orderly/credentials.env (`cargo xtask migrate` writes it), so
-# this run leaves the accounts exactly as every other checkout on this server expects.
+# REDIS_URL (redis://127.0.0.1:6379). The run migrates its own database,
+# `orderly_test_<pid>_<unix seconds>`, with its own component accounts and fresh random
+# passwords, and drops both when it ends: it never touches the database `cargo xtask up`
+# serves nor another checkout's accounts, and a killed run's leftovers are dropped by the
+# next `cargo xtask test` (xtask/src/test_db.rs, same name pattern).
 set -euo pipefail
 mode=${1:?usage: smoke-test.sh image IMAGE | tree DIR}
 what=${2:?usage: smoke-test.sh image IMAGE | tree DIR}
@@ -21,10 +23,16 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 
 admin_url=${ORDERLY_DB_ADMIN_URL:-mysql://root@127.0.0.1:3306}
-database=${ORDERLY_DB_NAME:-orderly}
+database="orderly_test_$$_$(date +%s)"
 redis_url=${REDIS_URL:-redis://127.0.0.1:6379}
-credentials=target/orderly/credentials.env
-[ -f "$credentials" ] || { echo "smoke-test: $credentials is missing (run cargo xtask migrate)" >&2; exit 1; }
+# One password per component account (migrate::COMPONENT_ACCOUNTS; orderly-migrate
+# names any that is missing and changes nothing).
+components="HEALTH IDENTITY USERS PRODUCTS ORDERS"
+declare -A passwords=()
+for component in $components; do
+  passwords[$component]=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+done
+accounts=()
 
 work=$(mktemp -d)
 mkdir -p "$work/etc" "$work/data" "$work/cache" "$work/out"
@@ -35,14 +43,16 @@ sku="SMOKE-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F)"
 host_pid='' ctr=''
 buildah_() { buildah --storage-driver vfs "$@"; }
 
-sql() { # statement, as the admin account
+sql() { # statement, as the admin account (on the run's database; `-` for none)
   python3 - "$admin_url" "$database" "$1" <<'PY'
 import subprocess, sys, urllib.parse
 url = urllib.parse.urlparse(sys.argv[1])
 import shutil
 client = shutil.which("mariadb") or shutil.which("mysql") or "mariadb"
 args = [client, "--protocol=TCP", "-h", url.hostname or "127.0.0.1", "-P", str(url.port or 3306),
-        "-u", urllib.parse.unquote(url.username or "root"), sys.argv[2], "-e", sys.argv[3]]
+        "-u", urllib.parse.unquote(url.username or "root"), "-e", sys.argv[3]]
+if sys.argv[2] != "-":
+    args.insert(-2, sys.argv[2])
 if url.password:
     args.insert(1, "--password=" + urllib.parse.unquote(url.password))
 subprocess.run(args, check=True)
@@ -62,7 +72,9 @@ cleanup() {
     done
   fi
   [ -n "$ctr" ] && buildah_ rm "$ctr" >/dev/null 2>&1
-  sql "DELETE FROM products WHERE sku = '$sku'; DELETE FROM oauth_clients WHERE client_id = '$client_id'" 2>/dev/null
+  local drop="DROP DATABASE IF EXISTS \`$database\`;"
+  for account in "${accounts[@]}"; do drop+=" DROP USER IF EXISTS '$account'@'%';"; done
+  database=- sql "$drop" >/dev/null 2>&1 || echo "smoke-test: could not drop $database and its accounts" >&2
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -72,9 +84,9 @@ declare -a env_args=()
 add_env() { env_args+=("$1=$2"); }
 add_env ORDERLY_DB_ADMIN_URL "$admin_url"
 add_env ORDERLY_DB_NAME "$database"
-while IFS='=' read -r name value; do
-  case "$name" in ORDERLY_DB_PASSWORD_*) add_env "$name" "$value" ;; esac
-done <"$credentials"
+for component in $components; do
+  add_env "ORDERLY_DB_PASSWORD_$component" "${passwords[$component]}"
+done
 
 case "$mode" in
   image)
@@ -131,7 +143,7 @@ if [ "$mode" = tree ]; then
   sed -i "s|/var/lib/orderly/data|$work/data|" "$work/etc/runtime-config.toml"
 fi
 
-echo "== orderly-migrate (the migration Job), twice: the second run must change nothing"
+echo "== orderly-migrate (the migration Job) on $database, twice: the second run must change nothing"
 run "$bin/orderly-migrate" --dir "$app/migrations" --database "$database" --accounts | tee "$work/migrate.log"
 run "$bin/orderly-migrate" --dir "$app/migrations" --database "$database" --accounts | tee "$work/migrate2.log"
 grep -q '^0 applied' "$work/migrate2.log" || { echo "smoke-test: the second migration run applied something" >&2; exit 1; }
@@ -151,7 +163,7 @@ host_port=${host_port%%/*}
 for account in "${accounts[@]}"; do
   component=${account##*_}
   upper=$(printf '%s' "$component" | tr a-z A-Z)
-  password=$(sed -n "s/^ORDERLY_DB_PASSWORD_$upper=//p" "$credentials")
+  password=${passwords[$upper]}
   add_env "SPIN_VARIABLE_${upper}_DB_URL" "mysql://$account:$password@$host_port/$database"
 done
 add_env SPIN_VARIABLE_DB_HOST "$host_port"
