@@ -45,7 +45,9 @@ U=127.0.0.1:3302
 PEER_PORT=${BENCH_PEER_PORT:-3310}
 PEER=127.0.0.1:$PEER_PORT
 ADMIN_URL=${ORDERLY_DB_ADMIN_URL:-mysql://root@127.0.0.1:3306}
-DB=${ORDERLY_DB_NAME:-orderly}
+# Its own database (never the `orderly` the dev service serves): ORDERLY_BENCH_DB.
+DB=${ORDERLY_BENCH_DB:-orderly_bench}
+export ORDERLY_DB_NAME=$DB
 ISSUER=http://127.0.0.1:3000
 AUDIENCE=http://127.0.0.1:3000/api
 TICKS=$(getconf CLK_TCK)

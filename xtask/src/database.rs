@@ -459,7 +459,18 @@ pub fn command(args: &[String]) -> Result<()> {
                 .exec();
             Err(anyhow!("cannot run mariadb: {error}"))
         }
-        other => bail!("unknown db command {other:?} (start, status, stop, shell)"),
+        "drop" => {
+            // An explicit name only: never a default.
+            let name = args
+                .get(1)
+                .context("usage: cargo xtask db drop DATABASE")?;
+            let name = DatabaseName::parse(name)?;
+            blocking::remove(&db.admin_url, &name, &AccountHost::any())?;
+            let _ = std::fs::remove_file(credentials_path(&name));
+            println!("db: dropped database {name}, its component accounts and credentials file");
+            Ok(())
+        }
+        other => bail!("unknown db command {other:?} (start, status, stop, shell, drop NAME)"),
     }
 }
 

@@ -29,7 +29,7 @@ commands:
   up                         build, start MariaDB/Redis, migrate, seed, serve on $ORDERLY_LISTEN (127.0.0.1:3000)
   test [-- <test args>]      build every wasm component and run every test
   migrate                    apply migrations and provision component accounts
-  db [start|status|stop|shell]  manage the development MariaDB
+  db [start|status|stop|shell|drop NAME]  manage the development MariaDB (drop: a database, its accounts, its credentials file)
   env                        migrate, then print the test environment (eval \"$(cargo xtask env)\")";
 
 fn main() -> ExitCode {

@@ -72,14 +72,20 @@ pub fn serve(root: &Path, listen: &str, variables: &[(String, String)]) -> Resul
         ]);
         spin
     } else {
+        // `ORDERLY_HOST_PROFILE=dev` reuses the binary the tests build (the side-by-side
+        // check does); the default is the release build an operator would run.
+        let profile = std::env::var("ORDERLY_HOST_PROFILE")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "dist".to_owned());
         println!(
-            "`spin` is not installed: serving with the bundled host (tests/host), built with the `dist` profile (release, thin LTO)"
+            "`spin` is not installed: serving with the bundled host (tests/host), built with the `{profile}` profile"
         );
         let mut cargo = Command::new("cargo");
         cargo.args([
             "run",
             "--profile",
-            "dist",
+            &profile,
             "-p",
             "orderly-host",
             "--",
