@@ -16,8 +16,9 @@
 #   the writable directories below, mode 1777 (any user id may run the image, as OpenShift
 #   and `runAsUser` do; mount volumes there when the root file system is read-only)
 #
-# Environment: CARGO_PROFILE_NAME (default `dist`, see Cargo.toml; .ci/run uses `dev`, the
-# binaries its tests just built), CARGO (default cargo).
+# Environment: CARGO_PROFILE_NAME (default `dist`, see Cargo.toml), CARGO (default cargo),
+# ORDERLY_BIN_DIR (take orderly-host, orderly-migrate and orderly-admin from this directory
+# instead of building them: .ci/run passes target/debug, which its tests just built).
 set -euo pipefail
 out=${1:?usage: assemble.sh OUT}
 cd "$(dirname "$0")/../.."
@@ -33,9 +34,16 @@ for p in $packages; do args+=(-p "$p"); done
 "$cargo" build --locked --target wasm32-wasip2 --release "${args[@]}"
 
 # The native binaries.
-"$cargo" build --locked --profile "$profile" -p orderly-host -p migrate -p admin
-# Cargo writes the `dev` profile to target/debug, every other profile to target/<name>.
-if [ "$profile" = dev ]; then bin="$root/target/debug"; else bin="$root/target/$profile"; fi
+if [ -n "${ORDERLY_BIN_DIR:-}" ]; then
+  bin=$(cd "$ORDERLY_BIN_DIR" && pwd)
+  for b in orderly-host orderly-migrate orderly-admin; do
+    [ -x "$bin/$b" ] || { echo "assemble: $bin/$b is missing (ORDERLY_BIN_DIR)" >&2; exit 1; }
+  done
+  echo "assemble: native binaries from $bin (prebuilt)"
+else
+  "$cargo" build --locked --profile "$profile" -p orderly-host -p migrate -p admin
+  bin="$root/target/$profile"
+fi
 
 writable_dirs="/var/lib/orderly/data /var/cache/orderly /tmp"
 

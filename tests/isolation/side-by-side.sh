@@ -3,7 +3,7 @@
 # the suite never touches the service's data.
 #
 #   1. `cargo xtask up` serves its own database (ORDERLY_DB_NAME=orderly_sidebyside, a free
-#      port; the bundled host built with the `dev` profile the tests already built);
+#      port; ORDERLY_HOST_BIN: the orderly-host the test command built, target/debug);
 #   2. tests/isolation/load.py signs a customer in and keeps reading a product through
 #      `auth` with a bearer token and placing orders against that service;
 #   3. the service's tables are fingerprinted, then `cargo xtask test` runs the end-to-end
@@ -24,6 +24,8 @@ machine_secret=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 demo_password="side-by-side-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 demo_email=demo@orderly.local
 service_pid='' load_pid=''
+host_bin=${ORDERLY_HOST_BIN:-$root/target/debug/orderly-host}
+[ -x "$host_bin" ] || cargo build -p orderly-host
 
 admin_url=${ORDERLY_DB_ADMIN_URL:-mysql://root@127.0.0.1:3306}
 sql() { # query on the service database, as the admin account; tab-separated rows
@@ -56,7 +58,7 @@ trap cleanup EXIT
 echo "== the dev service: cargo xtask up on $service_db, $base"
 cargo xtask db drop "$service_db" >/dev/null 2>&1 || true   # a killed run's leftover
 set -m  # the service in its own process group (cargo run and the host under it)
-ORDERLY_DB_NAME=$service_db ORDERLY_LISTEN=127.0.0.1:$port ORDERLY_HOST_PROFILE=dev \
+ORDERLY_DB_NAME=$service_db ORDERLY_LISTEN=127.0.0.1:$port ORDERLY_HOST_BIN=$host_bin \
   ORDERLY_SEED_MACHINE_CLIENT_SECRET=$machine_secret ORDERLY_SEED_DEMO_PASSWORD=$demo_password \
   ORDERLY_SEED_DEMO_EMAIL=$demo_email \
   cargo xtask up >"$work/service.log" 2>&1 &

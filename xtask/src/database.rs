@@ -461,9 +461,7 @@ pub fn command(args: &[String]) -> Result<()> {
         }
         "drop" => {
             // An explicit name only: never a default.
-            let name = args
-                .get(1)
-                .context("usage: cargo xtask db drop DATABASE")?;
+            let name = args.get(1).context("usage: cargo xtask db drop DATABASE")?;
             let name = DatabaseName::parse(name)?;
             blocking::remove(&db.admin_url, &name, &AccountHost::any())?;
             let _ = std::fs::remove_file(credentials_path(&name));

@@ -72,31 +72,33 @@ pub fn serve(root: &Path, listen: &str, variables: &[(String, String)]) -> Resul
         ]);
         spin
     } else {
-        // `ORDERLY_HOST_PROFILE=dev` reuses the binary the tests build (the side-by-side
-        // check does); the default is the release build an operator would run.
-        let profile = std::env::var("ORDERLY_HOST_PROFILE")
-            .ok()
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| "dist".to_owned());
-        println!(
-            "`spin` is not installed: serving with the bundled host (tests/host), built with the `{profile}` profile"
-        );
-        let mut cargo = Command::new("cargo");
-        cargo.args([
-            "run",
-            "--profile",
-            &profile,
-            "-p",
-            "orderly-host",
-            "--",
+        let host_args = [
             "--manifest",
-            &manifest,
+            manifest.as_str(),
             "--runtime-config-file",
             "runtime-config.toml",
             "--listen",
             listen,
-        ]);
-        cargo
+        ];
+        // `ORDERLY_HOST_BIN`: an orderly-host already built (the side-by-side check serves
+        // the one the tests built); otherwise the release build an operator would run.
+        if let Some(bin) = std::env::var_os("ORDERLY_HOST_BIN").filter(|b| !b.is_empty()) {
+            println!(
+                "`spin` is not installed: serving with the bundled host {}",
+                Path::new(&bin).display()
+            );
+            let mut host = Command::new(bin);
+            host.args(host_args);
+            host
+        } else {
+            println!(
+                "`spin` is not installed: serving with the bundled host (tests/host), built with the `dist` profile (release, thin LTO)"
+            );
+            let mut cargo = Command::new("cargo");
+            cargo.args(["run", "--profile", "dist", "-p", "orderly-host", "--"]);
+            cargo.args(host_args);
+            cargo
+        }
     };
     command
         .current_dir(root)
