@@ -378,7 +378,7 @@ fn start_local(db: &Settings) -> Result<()> {
     let started = Instant::now();
     while started.elapsed() < START_TIMEOUT {
         if blocking::ping(&db.admin_url).is_ok() {
-            println!("db: MariaDB is up (stop it with `cargo xtask db stop`)");
+            eprintln!("db: MariaDB is up (stop it with `cargo xtask db stop`)");
             return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {

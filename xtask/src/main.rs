@@ -27,7 +27,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   up                         build, start MariaDB/Redis, migrate, seed, serve on $ORDERLY_LISTEN (127.0.0.1:3000)
-  test [-- <test args>]      build every wasm component and run every test
+  test [-- <test args>]      build every wasm component and run every test (then, unfiltered, tests/scale/three-hosts.sh)
+  vars                       what up does before serving; prints the Spin variables (export SPIN_VARIABLE_...)
   migrate                    apply migrations and provision component accounts
   db [start|status|stop|shell|drop NAME]  manage the development MariaDB (drop: a database, its accounts, its credentials file)
   env                        migrate, then print the test environment (eval \"$(cargo xtask env)\")";
@@ -53,6 +54,7 @@ fn run(args: &[String]) -> Result<()> {
     };
     match command {
         "up" => up(),
+        "vars" => vars(),
         "test" => test(rest),
         "migrate" => {
             let db = database::Settings::from_env()?;
@@ -87,25 +89,43 @@ fn run(args: &[String]) -> Result<()> {
 
 /// Build, start dependencies, migrate, seed, serve.
 fn up() -> Result<()> {
+    let listen = std::env::var("ORDERLY_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    let variables = prepare_service("up", &listen)?;
+    services::serve(&workspace::root(), &listen, &variables)
+}
+
+/// What `up` does before serving, printing the Spin variables (`export SPIN_VARIABLE_…`)
+/// instead: for serving with `spin up` by hand, or several hosts on one database.
+fn vars() -> Result<()> {
+    let listen = std::env::var("ORDERLY_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    for (name, value) in prepare_service("vars", &listen)? {
+        println!("export {name}='{}'", value.replace('\'', "'\\''"));
+    }
+    Ok(())
+}
+
+/// Builds the components, starts MariaDB and Redis if needed, migrates, provisions the
+/// accounts and seeds `ORDERLY_DB_NAME`; returns the Spin variables that serve it.
+/// Progress goes to stderr (`vars` prints the variables on stdout).
+fn prepare_service(command: &str, listen: &str) -> Result<Vec<(String, String)>> {
     let root = workspace::root();
     workspace::ensure_wasm_target()?;
     workspace::build_wasm(&workspace::cdylib_packages(&root.join("components"))?)?;
 
     let db = database::Settings::from_env()?;
-    println!(
-        "up: serving database {} at {}:{} (ORDERLY_DB_NAME); `cargo xtask test` uses its own",
+    eprintln!(
+        "{command}: serving database {} at {}:{} (ORDERLY_DB_NAME); `cargo xtask test` uses its own",
         db.database, db.host, db.port
     );
     database::ensure_running(&db)?;
     services::ensure_redis()?;
     let credentials = database::migrate_and_provision(&db)?;
     let secrets = dev_secrets::DevSecrets::load_or_generate(&dev_secrets::path())?;
-    let listen = std::env::var("ORDERLY_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
-    seed(&db, &secrets, &listen)?;
+    seed(&db, &secrets, listen)?;
 
     let mut variables = database::spin_variables(&db, &credentials);
     variables.extend(secrets.spin_variables());
-    services::serve(&root, &listen, &variables)
+    Ok(variables)
 }
 
 /// Seeds the demo OAuth clients and accounts (`migrate::seed`, idempotent) and prints
@@ -139,33 +159,33 @@ fn seed(db: &database::Settings, secrets: &dev_secrets::DevSecrets, listen: &str
     };
     let report = migrate::seed::seed_blocking(&db.admin_url, &db.database, &config)?;
     for (what, outcome) in &report.rows {
-        println!("seed: {what}: {outcome:?}");
+        eprintln!("seed: {what}: {outcome:?}");
     }
     // A development tool: print the demo credentials (they live in dev-secrets.env).
-    println!(
+    eprintln!(
         "seed: machine client  {} / secret {}  (client_credentials; scopes {})",
         migrate::seed::MACHINE_CLIENT_ID,
         config.machine_client_secret,
         migrate::seed::MACHINE_SCOPES
     );
-    println!(
+    eprintln!(
         "seed: browser client  {} (public, PKCE; redirect {})",
         migrate::seed::WEB_CLIENT_ID,
         migrate::seed::WEB_REDIRECT_URIS.join(", ")
     );
-    println!(
+    eprintln!(
         "seed: admin login     {} / {}",
         config.admin_email, config.admin_password
     );
     if let Some((email, password)) = &config.demo {
-        println!("seed: demo login      {email} / {password}");
+        eprintln!("seed: demo login      {email} / {password}");
     }
-    println!(
+    eprintln!(
         "seed: try  curl -u {}:{} -d grant_type=client_credentials http://{listen}/oauth2/token",
         migrate::seed::MACHINE_CLIENT_ID,
         config.machine_client_secret
     );
-    println!(
+    eprintln!(
         "seed: secrets in {} (delete it to rotate)",
         dev_secrets::path().display()
     );
@@ -201,13 +221,19 @@ fn test(extra: &[String]) -> Result<()> {
         args.extend(extra.iter().map(String::as_str));
         process::run_with_env("cargo", &args, &env)?;
         // nextest does not run doctests.
-        process::run_with_env("cargo", &["test", "--workspace", "--doc"], &env)
+        process::run_with_env("cargo", &["test", "--workspace", "--doc"], &env)?;
     } else {
         println!("cargo-nextest not found; using cargo test");
         let mut args = vec!["test", "--workspace", "--no-fail-fast"];
         args.extend(extra.iter().map(String::as_str));
-        process::run_with_env("cargo", &args, &env)
+        process::run_with_env("cargo", &args, &env)?;
     }
+    // The whole suite (no filter) ends with three hosts behind HAProxy (its own database).
+    if extra.is_empty() {
+        let script = root.join("tests/scale/three-hosts.sh");
+        process::run_with_env(&script.to_string_lossy(), &[], &[])?;
+    }
+    Ok(())
 }
 
 /// What the tests read: the database's name (`ORDERLY_DB_NAME`, also

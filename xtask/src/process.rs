@@ -14,7 +14,7 @@ fn describe(program: &str, args: &[&str]) -> String {
 /// Runs `program args…` with extra environment, inheriting stdio; fails on non-zero exit.
 pub fn run_with_env(program: &str, args: &[&str], env: &[(String, String)]) -> Result<()> {
     let line = describe(program, args);
-    println!("$ {line}");
+    eprintln!("$ {line}");
     let status = Command::new(program)
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
