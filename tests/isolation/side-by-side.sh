@@ -14,30 +14,25 @@
 # Environment: ORDERLY_DB_ADMIN_URL (mysql://root@127.0.0.1:3306).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root=$PWD
 
+# shellcheck source=tests/support/service.sh
+. tests/support/service.sh
 service_db=orderly_sidebyside
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
+port=$(free_port)
 work=$(mktemp -d)
 machine_secret=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 demo_password="side-by-side-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 demo_email=demo@orderly.local
-service_pid='' load_pid=''
-host_bin=${ORDERLY_HOST_BIN:-$root/target/debug/orderly-host}
-[ -x "$host_bin" ] || cargo build -p orderly-host
+load_pid=''
 
 admin_url=${ORDERLY_DB_ADMIN_URL:-mysql://root@127.0.0.1:3306}
 sql() { # query on the service database, as the admin account; tab-separated rows
   python3 - "$admin_url" "$service_db" "$1" <<'PY'
-import shutil, subprocess, sys, urllib.parse
-url = urllib.parse.urlparse(sys.argv[1])
-args = [shutil.which("mariadb") or shutil.which("mysql") or "mariadb", "--protocol=TCP",
-        "-h", url.hostname or "127.0.0.1", "-P", str(url.port or 3306),
-        "-u", urllib.parse.unquote(url.username or "root"), "-N", "-B", sys.argv[2], "-e", sys.argv[3]]
-if url.password:
-    args.insert(1, "--password=" + urllib.parse.unquote(url.password))
-sys.stdout.write(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+import os, sys
+sys.path.insert(0, os.path.join(os.getcwd(), "tests", "support"))
+from orderly_http import sql
+for row in sql(*sys.argv[1:4]):
+    print("\t".join(row))
 PY
 }
 
@@ -45,32 +40,16 @@ cleanup() {
   set +e
   touch "$work/stop"
   [ -n "$load_pid" ] && wait "$load_pid" 2>/dev/null
-  if [ -n "$service_pid" ]; then
-    kill -INT -- "-$service_pid" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$service_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$service_pid" 2>/dev/null
-  fi
-  cargo xtask db drop "$service_db" >/dev/null 2>&1 || echo "side-by-side: could not drop $service_db" >&2
+  service_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-echo "== the dev service: cargo xtask up on $service_db, $base"
-cargo xtask db drop "$service_db" >/dev/null 2>&1 || true   # a killed run's leftover
-set -m  # the service in its own process group (cargo run and the host under it)
-ORDERLY_DB_NAME=$service_db ORDERLY_LISTEN=127.0.0.1:$port ORDERLY_HOST_BIN=$host_bin \
-  ORDERLY_SEED_MACHINE_CLIENT_SECRET=$machine_secret ORDERLY_SEED_DEMO_PASSWORD=$demo_password \
-  ORDERLY_SEED_DEMO_EMAIL=$demo_email \
-  cargo xtask up >"$work/service.log" 2>&1 &
-service_pid=$!
-set +m
-for _ in $(seq 1 900); do
-  curl -fs -o /dev/null "$base/ready" && break
-  kill -0 "$service_pid" 2>/dev/null || { tail -n 40 "$work/service.log" >&2; echo "side-by-side: the service exited" >&2; exit 1; }
-  sleep 1
-done
-curl -fs -o /dev/null "$base/ready" || { tail -n 40 "$work/service.log" >&2; echo "side-by-side: the service never became ready" >&2; exit 1; }
-grep -m1 "^up: serving database" "$work/service.log"
+echo "== the dev service: cargo xtask up on $service_db, port $port"
+service_start "$service_db" "$port" "$work/service.log" \
+  ORDERLY_SEED_MACHINE_CLIENT_SECRET="$machine_secret" ORDERLY_SEED_DEMO_PASSWORD="$demo_password" \
+  ORDERLY_SEED_DEMO_EMAIL="$demo_email"
+base=$SERVICE_BASE
 
 echo "== steady load on the service"
 python3 tests/isolation/load.py "$base" "$machine_secret" "$demo_email" "$demo_password" \
