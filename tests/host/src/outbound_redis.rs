@@ -17,7 +17,8 @@
 //!   holds its permit until the guest drops the resource.
 //! * **Operations**: `get`/`set`/`incr` (`INCRBY key 1`)/`del`/`sadd`/`smembers`/`srem`/
 //!   `publish` through the `redis` crate's typed commands; errors are `other(text)`, except
-//!   `sadd` on a wrong-typed key, which is `type-error`. `get` and `execute` refuse results
+//!   that `sadd` maps the `redis` crate's `TypeError` kind (a reply it cannot convert) to
+//!   `type-error` — the server's `WRONGTYPE` is a server error, so `other`, as in Spin. `get` and `execute` refuse results
 //!   over 128 MiB (Spin: `MAX_HOST_BUFFERED_BYTES`).
 //! * **`execute`**: `redis::cmd(command)` with `int64` and `binary` arguments; the reply is
 //!   flattened into `redis-result`s (nil, `status` for simple strings and `OK`, `int64` for
@@ -289,7 +290,7 @@ pub mod operations {
         conn.del(&keys).await.map_err(other)
     }
 
-    /// `SADD key value…`; a key of another type is `type-error`.
+    /// `SADD key value…`; the `redis` crate's `TypeError` kind is `type-error`.
     pub async fn sadd(
         conn: &mut MultiplexedConnection,
         key: String,
