@@ -494,11 +494,12 @@ fn every_shared_store_key_identity_writes_expires_with_its_purpose() {
         .into_iter()
         .find(|k| k.starts_with("t:family-jti:"))
         .unwrap();
-    let usable_for = std::time::Duration::from_secs(
-        claims.exp - NOW + tokens::DEFAULT_LEEWAY_SECS,
-    );
+    let usable_for = std::time::Duration::from_secs(claims.exp - NOW + tokens::DEFAULT_LEEWAY_SECS);
     assert_eq!(kv.ttl(&family), Some(usable_for));
-    assert_eq!(contract::expiry::TOKEN_LEEWAY_SECS, tokens::DEFAULT_LEEWAY_SECS);
+    assert_eq!(
+        contract::expiry::TOKEN_LEEWAY_SECS,
+        tokens::DEFAULT_LEEWAY_SECS
+    );
     call(
         &repo,
         &kv,
