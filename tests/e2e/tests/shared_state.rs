@@ -221,3 +221,55 @@ async fn second_access(app: &TestApp) -> String {
     )
     .unwrap()
 }
+
+/// With the shared Redis unreachable (`redis_url` at a port nothing listens on), each route
+/// does what its policy says (docs/shared-state.md): catalogue reads fail open, a bearer
+/// token's revocation check fails closed and the token endpoint fails closed, each 503 with
+/// `Retry-After` (sign-in's strict counters: `kit`'s and identity's unit tests).
+#[tokio::test(flavor = "multi_thread")]
+async fn with_redis_unreachable_reads_fail_open_and_revocation_and_token_fail_closed() {
+    let settings = Settings {
+        redis_url: "redis://127.0.0.1:1".to_string(),
+        ..Settings::default()
+    };
+    let app = spawn_app_with(settings).await.unwrap();
+    let client = insert_client(ClientSpec::public()).await.unwrap();
+
+    let read = app
+        .client
+        .get(app.url("/api/v1/products"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200, "catalogue reads fail open");
+    assert!(read.headers().contains_key("ratelimit-policy"));
+    assert!(!read.headers().contains_key("ratelimit"), "count unknown");
+
+    let token = app
+        .access_token(
+            "00000000-0000-7000-8000-000000000001",
+            "e2e-web",
+            "products:read",
+        )
+        .unwrap();
+    let checked = app
+        .client
+        .get(app.url("/api/v1/products"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(checked.status(), 503, "revocation check fails closed");
+    assert!(checked.headers().contains_key("retry-after"));
+
+    let issued = post_form(
+        &app,
+        "/oauth2/token",
+        Auth::of(&client),
+        &[("grant_type", "refresh_token"), ("refresh_token", "x")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(issued.status(), 503, "token endpoint fails closed");
+    assert!(issued.headers().contains_key("retry-after"));
+}
