@@ -49,7 +49,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-printf '[key_value_store.shared]\ntype = "redis"\nurl = "redis://127.0.0.1:6379"\n' >"$WORK/rc.toml"
+: >"$WORK/rc.toml"  # the shared Redis is the manifest's redis_url (outbound Redis)
 SPIN_VARIABLE_TOKEN_JWKS="$BENCH_JWKS" SPIN_VARIABLE_KV_PREFIX="bench-auth-$$" \
     "$HOST" --manifest bench/auth.bench.toml --runtime-config-file "$WORK/rc.toml" \
     --listen "$ADDR" --state-dir "$WORK/state" >"$WORK/host.log" 2>&1 &

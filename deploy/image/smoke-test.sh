@@ -132,10 +132,6 @@ cat >"$work/etc/runtime-config.toml" <<TOML
 type = "spin"
 path = "/var/lib/orderly/data/sqlite_key_value.db"
 
-[key_value_store.shared]
-type = "redis"
-url = "$redis_url"
-
 [outbound_mysql]
 max_connections = 32
 TOML
@@ -171,6 +167,10 @@ add_env SPIN_VARIABLE_ISSUER "$base"
 add_env SPIN_VARIABLE_AUDIENCE "$base/api"
 add_env SPIN_VARIABLE_CURSOR_KEY "$cursor_key"
 add_env SPIN_VARIABLE_KV_PREFIX "smoke$port"
+add_env SPIN_VARIABLE_REDIS_URL "$redis_url"
+redis_authority=${redis_url#*://}; redis_authority=${redis_authority##*@}; redis_authority=${redis_authority%%/*}
+case "$redis_authority" in *:*) ;; *) redis_authority="$redis_authority:6379" ;; esac
+add_env SPIN_VARIABLE_REDIS_HOST "$redis_authority"
 while IFS='=' read -r name value; do
   case "$name" in ''|'#'*|staged_at|promoted_at) ;; *) add_env "SPIN_VARIABLE_$(printf '%s' "$name" | tr a-z A-Z)" "$value" ;; esac
 done <"$work/out/keys.env"

@@ -8,7 +8,7 @@ use http::request::Parts;
 use http_body_util::Full;
 use spin_sdk::http::{IntoResponse, Request};
 use spin_sdk::http_service;
-use store::spin::{SpinKv, SpinRuntime};
+use store::spin::{SpinRuntime, SpinShared};
 
 use crate::bearer;
 use crate::forward;
@@ -111,7 +111,7 @@ async fn handle(request: Request) -> impl IntoResponse {
     let credential = bearer::from_headers(&parts.headers);
     let decision = service::authorize(
         &config,
-        &SpinKv::shared(),
+        &SpinShared::new(),
         route,
         &parts.method,
         credential,

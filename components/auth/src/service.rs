@@ -321,6 +321,7 @@ async fn verified<K: BreakerStore>(
 mod tests {
     use super::*;
     use futures::executor::block_on;
+    use std::time::Duration;
     use store::testing::FakeKv;
     use tokens::{KeyRole, Kid, ScopeSet, SigningKey, issue_access_token};
 
@@ -487,7 +488,7 @@ mod tests {
     #[test]
     fn a_revoked_jti_is_refused() {
         let f = fixture();
-        block_on(f.kv.set("p1:revoked-jti:j6", b"1800000900")).unwrap();
+        block_on(f.kv.set("p1:revoked-jti:j6", b"1800000900", Duration::from_secs(900))).unwrap();
         let t = token(&f, USER, "web", "users:read", "j6");
         assert_eq!(
             decide(&f, Some(Route::User), Method::GET, Credential::Bearer(t)),
@@ -653,7 +654,12 @@ mod tests {
             f.kv.ops()
         );
         // Revoked by identity (on any host) now...
-        block_on(f.kv.set("p1:revoked-jti:j-ttl", b"1800000900")).unwrap();
+        block_on(f.kv.set(
+            "p1:revoked-jti:j-ttl",
+            b"1800000900",
+            Duration::from_secs(900),
+        ))
+        .unwrap();
         // ...still trusted within the ttl of the last check here, refused from then on.
         assert!(matches!(at(999), Decision::Pass(Some(_))));
         assert_eq!(

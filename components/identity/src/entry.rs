@@ -8,7 +8,7 @@ use edge_http::EdgeResponse;
 use spin_sdk::http::Request;
 use spin_sdk::http_service;
 use store::Guarded;
-use store::spin::{SpinKv, SpinMysql, SpinRuntime};
+use store::spin::{SpinMysql, SpinRuntime, SpinShared};
 
 use crate::component::Identity;
 use crate::config::Config;
@@ -22,7 +22,7 @@ async fn handle(request: Request) -> EdgeResponse {
             kit::spin::database_breaker(&config.kv_prefix, Component::Identity),
             SpinRuntime::default(),
         ));
-        Identity::new(config, repo, SpinKv::shared())
+        Identity::new(config, repo, SpinShared::new())
     })
     .await
 }

@@ -141,7 +141,11 @@ async fn remember_family_jti<R, K: BreakerStore>(
     let value = format!("{} {}", issued.jti, issued.exp);
     let _ = env
         .kv
-        .set(&family_jti_key(env, family), value.as_bytes())
+        .set(
+            &family_jti_key(env, family),
+            value.as_bytes(),
+            contract::expiry::family_jti(issued.exp, env.now),
+        )
         .await;
 }
 
@@ -367,7 +371,11 @@ pub async fn revoke_jti<R, K: BreakerStore>(
     exp: u64,
 ) -> Result<(), Failure> {
     env.kv
-        .set(&revoked_key(env, jti), exp.to_string().as_bytes())
+        .set(
+            &revoked_key(env, jti),
+            exp.to_string().as_bytes(),
+            contract::expiry::revoked_jti(exp, env.now),
+        )
         .await
         .map_err(|e| Failure::Api(kv_failure(e)))
 }

@@ -284,7 +284,11 @@ async fn login_attempt<R: Repository, K: BreakerStore>(
     };
     let value = serde_json::to_vec(&session).map_err(ApiError::internal)?;
     env.kv
-        .set(&session_key(env, &session_id), &value)
+        .set(
+            &session_key(env, &session_id),
+            &value,
+            contract::expiry::session(session.exp, env.now),
+        )
         .await
         .map_err(kv_failure)?;
     let mut response = issue_code(env, &client, pending, &user, env.now).await?;

@@ -475,6 +475,53 @@ fn revoking_a_refresh_token_revokes_its_family_and_latest_access_token() {
 }
 
 #[test]
+fn every_shared_store_key_identity_writes_expires_with_its_purpose() {
+    let (repo, kv, config) = fixture();
+    let verifier = "a".repeat(43);
+    let code = stored_code(&repo, &verifier, "orders:read");
+    let body = json(exchange(&repo, &kv, &config, &code, &verifier));
+    let access = body["access_token"].as_str().unwrap();
+    let refresh = body["refresh_token"].as_str().unwrap();
+    let claims = tokens::verify_access_token(
+        access,
+        &config.verifying_keys,
+        &tokens::Expectations::new(&config.issuer, &config.audience, NOW),
+    )
+    .unwrap();
+    // The family's pointer to its newest access token: as long as that token is usable.
+    let family = kv
+        .keys()
+        .into_iter()
+        .find(|k| k.starts_with("t:family-jti:"))
+        .unwrap();
+    let usable_for = std::time::Duration::from_secs(claims.exp - NOW + tokens::DEFAULT_LEEWAY_SECS);
+    assert_eq!(kv.ttl(&family), Some(usable_for));
+    assert_eq!(
+        contract::expiry::TOKEN_LEEWAY_SECS,
+        tokens::DEFAULT_LEEWAY_SECS
+    );
+    call(
+        &repo,
+        &kv,
+        &config,
+        Method::POST,
+        "/oauth2/revoke",
+        &format!("client_id=spa&token={refresh}"),
+    );
+    // The revocation marker: until no verifier would accept the token anyway.
+    let marker = format!("t:revoked-jti:{}", claims.jti);
+    assert_eq!(kv.ttl(&marker), Some(usable_for));
+    // Rate-limit counters: until their window ends (plus the clock margin).
+    for key in kv.keys().iter().filter(|k| k.starts_with("t:rl:")) {
+        let ttl = kv.ttl(key).unwrap();
+        assert!(ttl <= std::time::Duration::from_secs(61), "{key}: {ttl:?}");
+    }
+    // Once the token could no longer be used, nothing identity wrote is left.
+    kv.advance(usable_for);
+    assert_eq!(kv.keys(), Vec::<String>::new());
+}
+
+#[test]
 fn redirect_uri_may_be_omitted_at_the_token_endpoint_only_for_a_single_registered_uri() {
     let (mut repo, kv, config) = fixture();
     let verifier = "a".repeat(43);

@@ -8,12 +8,12 @@ use kit::settings::ApiSettings;
 use spin_sdk::http::Request;
 use spin_sdk::http_service;
 use store::Guarded;
-use store::spin::{SpinKv, SpinMysql, SpinRuntime};
+use store::spin::{SpinMysql, SpinRuntime, SpinShared};
 
 use crate::component::Products;
 use crate::repository::MariaCatalogue;
 
-type Catalogue = MariaCatalogue<SpinMysql<store::spin::FromVariable>, SpinKv, SpinRuntime>;
+type Catalogue = MariaCatalogue<SpinMysql<store::spin::FromVariable>, SpinShared, SpinRuntime>;
 
 fn catalogue(settings: &ApiSettings) -> Catalogue {
     MariaCatalogue::new(Guarded::new(

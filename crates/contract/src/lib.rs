@@ -10,7 +10,8 @@
 //! - [`Route`] / [`ROUTES`]: every HTTP trigger in `spin.toml`, the component serving it,
 //!   whether the `auth` middleware sits in front, and per method what it needs
 //!   ([`Access`]). A test compares this table with `spin.toml` itself;
-//! - [`keys`]: every key an Orderly component writes to the shared key-value store;
+//! - [`keys`]: every key an Orderly component writes to the shared key-value store, and
+//!   [`expiry`]: how long each lives there;
 //! - [`BEARER_REALM`]: the `realm` of every `WWW-Authenticate: Bearer` challenge.
 //!
 //! No I/O, no Spin dependency: natively tested, usable from the host, the tests and
@@ -23,6 +24,7 @@
 /// the auth middleware, identity's userinfo and the API components name the same one.
 pub const BEARER_REALM: &str = "orderly";
 
+pub mod expiry;
 pub mod keys;
 pub mod routes;
 pub mod scope;

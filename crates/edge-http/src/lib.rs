@@ -48,7 +48,7 @@
 //! | Query validation | `QueryParams::parse(uri.query(), &QueryRules::new(&["limit", "cursor", "sort"]))?` | 400, errors at `/query/<name>` |
 //! | Keyset pages | `CursorKey::new(cursor_key.as_bytes())?.bound_to(&[("sort", sort)])`, [`Cursor::encode`] / `Cursor::decode::<T>(..)?` | 400 at `/query/cursor` for tampered, foreign or oversized cursors |
 //! | Links | [`Links`]`::new().with("self", ..)`, `Links::page(path, &query, cursor, next, prev)`, [`QueryString`] | `_links` (HAL) |
-//! | Rate limits | `RateLimiter::new(kv_prefix).check(&SpinKv::shared(), &RateLimitPolicy::per_minute("addr", n), &client_subject(req.headers()), now).await`, then `decision.enforce()?` and `decision.finish(&mut response)` | 429 + `Retry-After` + `RateLimit`/`RateLimit-Policy`; fails open (logged) when the KV is down |
+//! | Rate limits | `RateLimiter::new(kv_prefix).check(&SpinShared::new(), &RateLimitPolicy::per_minute("addr", n), &client_subject(req.headers()), now).await`, then `decision.enforce()?` and `decision.finish(&mut response)` | 429 + `Retry-After` + `RateLimit`/`RateLimit-Policy`; fails open (logged) when the KV is down |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

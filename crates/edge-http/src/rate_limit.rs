@@ -6,7 +6,7 @@
 //! # futures::executor::block_on(async {
 //! use edge_http::rate_limit::{RateLimitPolicy, RateLimiter, client_subject};
 //! # let kv = store::testing::FakeKv::default();
-//! // `kv`: `store::SpinKv::shared()` in a component (any `store::BreakerStore` is a
+//! // `kv`: `store::SpinShared::new()` in a component (any `store::BreakerStore` is a
 //! // `Counter`); `kv_prefix` from the variable of that name.
 //! let policy = RateLimitPolicy::new("addr", 300, 60);
 //! let limiter = RateLimiter::new("orderly");
@@ -26,12 +26,13 @@
 //! [`RateLimiter::check_strict`] instead, which answers 503 + `Retry-After` then.
 //!
 //! Keys are `{prefix}:rl:{policy}:{subject}:{window}`, with `window = now / window_secs`.
-//! Spin's key-value store has no expiry, so on the first hit of a window the limiter
-//! removes the subject's previous window (best effort): each active subject keeps at
-//! most about two keys.
+//! The counter is created with an expiry at the window's end ([`window_ttl`]), so each
+//! active subject holds one key per policy, gone when its window is over
+//! (docs/shared-state.md).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::{Digest, Sha256};
@@ -52,7 +53,7 @@ pub const CLIENT_ADDR_HEADER: HeaderName = HeaderName::from_static("spin-client-
 pub const MAX_PLAIN_SUBJECT_BYTES: usize = 64;
 
 /// An atomic counter in a shared store. Every [`store::BreakerStore`] (e.g.
-/// `store::SpinKv::shared()`, `store::testing::FakeKv`) is one.
+/// `store::SpinShared::new()`, `store::testing::FakeKv`) is one.
 #[allow(
     async_fn_in_trait,
     reason = "single-threaded wasm: futures need not be Send"
@@ -62,22 +63,15 @@ pub trait Counter {
     type Error: fmt::Display;
 
     /// Atomically adds `delta` to the counter at `key` (absent counts as 0) and returns
-    /// the new value.
-    async fn increment(&self, key: &str, delta: i64) -> Result<i64, Self::Error>;
-
-    /// Removes `key` (absent is fine).
-    async fn remove(&self, key: &str) -> Result<(), Self::Error>;
+    /// the new value; a counter this creates expires `ttl` from now.
+    async fn increment(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, Self::Error>;
 }
 
 impl<K: store::BreakerStore + ?Sized> Counter for K {
     type Error = store::KvError;
 
-    async fn increment(&self, key: &str, delta: i64) -> Result<i64, Self::Error> {
-        store::BreakerStore::increment(self, key, delta).await
-    }
-
-    async fn remove(&self, key: &str) -> Result<(), Self::Error> {
-        store::BreakerStore::delete(self, key).await
+    async fn increment(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, Self::Error> {
+        store::BreakerStore::increment(self, key, delta, ttl).await
     }
 }
 
@@ -290,13 +284,9 @@ impl RateLimiter {
         let window = now_secs / policy.window_secs;
         let key = self.key(policy, subject, window);
         let count = counter
-            .increment(&key, 1)
+            .increment(&key, 1, window_ttl(policy, now_secs))
             .await
             .map_err(|e| e.to_string())?;
-        if count == 1 && window > 0 {
-            // Best effort: the previous window's counter is dead weight now.
-            let _ = counter.remove(&self.key(policy, subject, window - 1)).await;
-        }
         let count = u64::try_from(count).unwrap_or(0);
         Ok(Decision {
             allowed: count <= policy.quota,
@@ -312,6 +302,16 @@ impl RateLimiter {
 fn reset_secs(policy: &RateLimitPolicy, now_secs: u64) -> u64 {
     policy.window_secs - now_secs % policy.window_secs
 }
+
+/// How long the counter of the window containing `now_secs` is kept: until the window
+/// ends, plus [`WINDOW_TTL_MARGIN`] for hosts whose clocks run a little behind (they still
+/// count into the window after it ended here).
+pub fn window_ttl(policy: &RateLimitPolicy, now_secs: u64) -> Duration {
+    Duration::from_secs(reset_secs(policy, now_secs)) + WINDOW_TTL_MARGIN
+}
+
+/// See [`window_ttl`].
+pub const WINDOW_TTL_MARGIN: Duration = Duration::from_secs(1);
 
 /// The subject as it appears in a key: verbatim when short and made of
 /// `[A-Za-z0-9._:@/-]`, otherwise `h-` and 32 hex digits of its SHA-256 (so no key can
@@ -428,16 +428,34 @@ mod tests {
     }
 
     #[test]
-    fn a_new_window_starts_again_and_removes_the_old_counter() {
+    fn a_new_window_starts_again_and_the_old_counter_expires_when_its_window_ends() {
         let kv = FakeKv::default();
         for _ in 0..4 {
-            block_on(limiter().check(&kv, &POLICY, "s", 60 * 100));
+            block_on(limiter().check(&kv, &POLICY, "s", 60 * 100 + 15));
         }
+        // Created 15 s into the window: kept for the 45 s left, plus the margin.
+        assert_eq!(
+            kv.ttl("t1:rl:addr:s:100"),
+            Some(Duration::from_secs(45) + WINDOW_TTL_MARGIN)
+        );
+        kv.advance(Duration::from_secs(45));
         let next = block_on(limiter().check(&kv, &POLICY, "s", 60 * 101));
         assert!(next.allowed);
         assert_eq!(next.remaining, 2);
         assert_eq!(next.reset_secs, 60);
+        kv.advance(WINDOW_TTL_MARGIN);
         assert_eq!(kv.keys(), ["t1:rl:addr:s:101"]);
+    }
+
+    #[test]
+    fn window_ttls_end_with_the_window() {
+        let hourly = RateLimitPolicy::new("reg", 20, 3_600);
+        assert_eq!(window_ttl(&hourly, 3_600 * 7), Duration::from_secs(3_601));
+        assert_eq!(
+            window_ttl(&hourly, 3_600 * 7 + 3_599),
+            Duration::from_secs(2)
+        );
+        assert_eq!(window_ttl(&POLICY, 59), Duration::from_secs(2));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use edge_http::EdgeResponse;
 use edge_http::log_line::write_log_line;
 use http_body::Body;
 use spin_sdk::variables::Error as VariableError;
-use store::spin::{SpinKv, SpinRuntime};
+use store::spin::{SpinRuntime, SpinShared};
 use store::{Breaker, BreakerConfig};
 
 use crate::serve::Service;
@@ -48,9 +48,9 @@ pub const BREAKER_STATE_TTL: std::time::Duration = std::time::Duration::from_sec
 
 /// `component`'s circuit breaker in front of MariaDB: state in the shared store under
 /// [`keys::breaker`], cached per instance for [`BREAKER_STATE_TTL`].
-pub fn database_breaker(kv_prefix: &str, component: Component) -> Breaker<SpinKv> {
+pub fn database_breaker(kv_prefix: &str, component: Component) -> Breaker<SpinShared> {
     Breaker::new(
-        SpinKv::shared(),
+        SpinShared::new(),
         BreakerConfig::new(keys::breaker(kv_prefix, component, "mariadb"))
             .with_state_ttl(BREAKER_STATE_TTL),
     )
@@ -91,7 +91,7 @@ where
     let service = settings::<S::Settings>().await.map(build);
     let handled = crate::serve(
         service.as_ref().map_err(Clone::clone),
-        &SpinKv::shared(),
+        &SpinShared::new(),
         &SpinRuntime::default(),
         request,
     )

@@ -35,8 +35,12 @@ use std::time::Duration;
 
 use crate::error::{Detail, StoreError};
 
-/// A key-value store as the breaker needs it (`spin:key-value` plus `wasi:keyvalue`
-/// atomics in a component: `crate::spin::SpinKv`).
+/// The shared store (Redis through Spin's outbound Redis in a component:
+/// `crate::spin::SpinShared`) as the breaker, the rate limiter and identity use it.
+///
+/// **Every write carries an expiry** (docs/shared-state.md): nothing written through this
+/// trait can outlive its purpose, so the shared store stays bounded however much traffic
+/// it sees. A `ttl` below 1 ms counts as 1 ms.
 #[allow(
     async_fn_in_trait,
     reason = "single-threaded wasm: futures need not be Send"
@@ -44,27 +48,28 @@ use crate::error::{Detail, StoreError};
 pub trait BreakerStore {
     /// The value of `key`, if any.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
-    /// Sets `key`.
-    async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError>;
+    /// Sets `key`, expiring `ttl` from now (`SET key value PX ttl`).
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), KvError>;
     /// Removes `key` (absent is fine).
     async fn delete(&self, key: &str) -> Result<(), KvError>;
     /// Atomically adds `delta` to the counter at `key` (absent counts as 0) and returns
-    /// the new value.
-    async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError>;
+    /// the new value. A counter this call creates expires `ttl` from now; later
+    /// increments keep that expiry (a fixed window ends when it ends).
+    async fn increment(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, KvError>;
 }
 
 impl<K: BreakerStore + ?Sized> BreakerStore for &K {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         (**self).get(key).await
     }
-    async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
-        (**self).set(key, value).await
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), KvError> {
+        (**self).set(key, value, ttl).await
     }
     async fn delete(&self, key: &str) -> Result<(), KvError> {
         (**self).delete(key).await
     }
-    async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
-        (**self).increment(key, delta).await
+    async fn increment(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, KvError> {
+        (**self).increment(key, delta, ttl).await
     }
 }
 
@@ -277,7 +282,11 @@ impl<K: BreakerStore> Breaker<K> {
         }
         let slot = (now - until) / millis(self.config.probe_timeout).max(1);
         let key = self.key(&format!("probe:{until}:{slot}"));
-        match self.store.increment(&key, 1).await {
+        match self
+            .store
+            .increment(&key, 1, self.config.probe_timeout)
+            .await
+        {
             Ok(1) => Ok(Permit {
                 kind: PermitKind::Probe { key },
             }),
@@ -318,41 +327,28 @@ impl<K: BreakerStore> Breaker<K> {
 
     async fn count_failure(&self, now: u64) -> Result<(), KvError> {
         let window = self.window_of(now);
-        let count = self.store.increment(&self.failures_key(window), 1).await?;
-        if count == 1 {
-            self.forget_previous_window(window).await?;
-        }
+        let count = self
+            .store
+            .increment(
+                &self.failures_key(window),
+                1,
+                failure_window_ttl(&self.config, now),
+            )
+            .await?;
         if count >= i64::from(self.config.failure_threshold) {
             self.open(now).await?;
         }
         Ok(())
     }
 
-    /// Counters are never read after their window, but the store has no expiry: the
-    /// first failure of a window deletes the counter of the window before it was.
-    async fn forget_previous_window(&self, window: u64) -> Result<(), KvError> {
-        let last_key = self.key("failures:last");
-        let last = self
-            .store
-            .get(&last_key)
-            .await?
-            .as_deref()
-            .and_then(parse_millis);
-        self.store
-            .set(&last_key, window.to_string().as_bytes())
-            .await?;
-        match last {
-            Some(previous) if previous != window => {
-                self.store.delete(&self.failures_key(previous)).await
-            }
-            _ => Ok(()),
-        }
-    }
-
     async fn open(&self, now: u64) -> Result<(), KvError> {
         let until = now.saturating_add(millis(self.config.open_for));
         self.store
-            .set(&self.open_until_key(), until.to_string().as_bytes())
+            .set(
+                &self.open_until_key(),
+                until.to_string().as_bytes(),
+                open_state_ttl(&self.config),
+            )
             .await?;
         self.remember(Some(until), now);
         // Start counting afresh once the breaker closes again.
@@ -360,6 +356,20 @@ impl<K: BreakerStore> Breaker<K> {
             .delete(&self.failures_key(self.window_of(now)))
             .await
     }
+}
+
+/// How long `open_until` is kept: the open period plus one probe slot. Past that, nobody
+/// having probed, the key expires and the breaker is closed again (its reset window): the
+/// next failures reopen it.
+pub fn open_state_ttl(config: &BreakerConfig) -> Duration {
+    config.open_for.saturating_add(config.probe_timeout)
+}
+
+/// How long the failure counter of the window containing `now` (Unix ms) is kept: until
+/// that window ends (it is never read after).
+pub fn failure_window_ttl(config: &BreakerConfig, now: u64) -> Duration {
+    let window = millis(config.window).max(1);
+    Duration::from_millis(window - now % window)
 }
 
 fn kv_failed(e: KvError) -> Permit {
@@ -468,26 +478,46 @@ mod tests {
     }
 
     #[test]
-    fn failures_spread_over_windows_do_not_open_it_and_old_counters_go() {
+    fn failures_spread_over_windows_do_not_open_it_and_each_counter_expires_with_its_window() {
         let kv = FakeKv::default();
         let b = breaker(&kv);
-        // 4 failures per 10 s window, for five windows.
+        // 4 failures per 10 s window, for five windows; the store's clock follows.
         for w in 0..5 {
             for i in 0..4 {
                 call(&b, T0 + w * 10_000 + i, Some(lost())).unwrap();
             }
+            let key = format!("breaker:db:failures:{}", (T0 + w * 10_000) / 10_000);
+            // T0 is a multiple of 10 s: the first failure came 0 ms into the window.
+            assert_eq!(kv.ttl(&key), Some(Duration::from_secs(10)), "{key}");
+            kv.advance(Duration::from_secs(10));
         }
         assert!(block_on(b.check(T0 + 50_000)).is_ok());
-        let counters: Vec<String> = kv
-            .keys()
-            .into_iter()
-            .filter(|k| k.starts_with("breaker:db:failures:") && !k.ends_with(":last"))
-            .collect();
+        assert_eq!(kv.keys(), Vec::<String>::new(), "every counter expired");
+    }
+
+    #[test]
+    fn breaker_state_ttls_cover_the_open_period_and_one_probe_slot_and_windows_end_on_time() {
+        let config = BreakerConfig::new("b");
+        assert_eq!(open_state_ttl(&config), Duration::from_secs(15));
         assert_eq!(
-            counters.len(),
-            1,
-            "only the current window's counter is kept: {counters:?}"
+            failure_window_ttl(&config, T0 + 2_500),
+            Duration::from_millis(7_500)
         );
+        assert_eq!(failure_window_ttl(&config, T0), Duration::from_secs(10));
+        let kv = FakeKv::default();
+        let b = opened(&kv);
+        assert_eq!(
+            kv.ttl("breaker:db:open_until"),
+            Some(Duration::from_secs(15))
+        );
+        let probe = block_on(b.check(T0 + 4 + 5_000)).unwrap();
+        assert!(probe.is_probe());
+        let probe_key = format!("breaker:db:probe:{}:0", T0 + 4 + 5_000);
+        assert_eq!(kv.ttl(&probe_key), Some(Duration::from_secs(10)));
+        // Nobody records the probe and nobody calls: the state expires, the breaker is closed.
+        kv.advance(Duration::from_secs(15));
+        assert_eq!(kv.keys(), Vec::<String>::new());
+        assert!(!block_on(b.check(T0 + 60_000)).unwrap().is_probe());
     }
 
     fn opened(kv: &FakeKv) -> Breaker<&FakeKv> {
@@ -601,7 +631,12 @@ mod tests {
     #[test]
     fn garbage_in_the_store_reads_as_closed() {
         let kv = FakeKv::default();
-        block_on(kv.set("breaker:db:open_until", b"not a number")).unwrap();
+        block_on(kv.set(
+            "breaker:db:open_until",
+            b"not a number",
+            Duration::from_secs(1),
+        ))
+        .unwrap();
         assert!(block_on(breaker(&kv).check(T0)).is_ok());
     }
 
@@ -639,7 +674,12 @@ mod tests {
         assert!(call(&b, T0, None).is_ok());
         // Another instance opens the breaker: it writes the shared state, not ours.
         let until = T0 + 5_000;
-        block_on(kv.set("breaker:cached:open_until", until.to_string().as_bytes())).unwrap();
+        block_on(kv.set(
+            "breaker:cached:open_until",
+            until.to_string().as_bytes(),
+            Duration::from_secs(5),
+        ))
+        .unwrap();
         // Here the closed state read at T0 is still fresh...
         assert!(call(&b, T0 + 900, None).is_ok());
         // ...and expires within the ttl: from then on this instance is short-circuited too.

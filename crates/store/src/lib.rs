@@ -24,16 +24,17 @@
 //! [`BreakerStore`], [`Clock`], [`Sleeper`], [`Random`] — so everything above is unit-tested
 //! natively with the fakes in `testing` (feature `testing`). The Spin implementations
 //! (feature `spin`, on by default) are `SpinMysql` (connections reused per component
-//! instance, reopened when broken), `SpinKv` and `SpinRuntime`.
+//! instance, reopened when broken), `SpinShared` (the shared Redis through Spin's outbound
+//! Redis, every write with an expiry) and `SpinRuntime`.
 //!
 //! ```ignore
 //! // In a component (wasm32-wasip2):
-//! use store::spin::{SpinKv, SpinMysql, SpinRuntime};
+//! use store::spin::{SpinMysql, SpinRuntime, SpinShared};
 //! use store::{Breaker, BreakerConfig, Guarded, Idempotency, Value};
 //!
 //! let db = Guarded::new(
 //!     SpinMysql::from_variable("db_url"),
-//!     Breaker::new(SpinKv::shared(), BreakerConfig::new("breaker:mariadb")),
+//!     Breaker::new(SpinShared::new(), BreakerConfig::new("breaker:mariadb")),
 //!     SpinRuntime::default(),
 //! );
 //! let row = db

@@ -1,5 +1,5 @@
-//! The Spin implementations: [`SpinMysql`] over `spin:mysql/mysql@3.0.0`, [`SpinKv`] over
-//! `spin:key-value` (+ `wasi:keyvalue` atomics) and [`SpinRuntime`] (clock, sleep,
+//! The Spin implementations: [`SpinMysql`] over `spin:mysql/mysql@3.0.0`, [`SpinShared`]
+//! (the shared store) over `spin:redis/redis@3.0.0` and [`SpinRuntime`] (clock, sleep,
 //! jitter).
 //!
 //! ## Connections
@@ -29,7 +29,6 @@
 //! the next user sends `ROLLBACK` before anything else.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
@@ -37,9 +36,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use spin_sdk::experimental::wasi::keyvalue::{atomics, store as wasi_kv};
-use spin_sdk::key_value::Store;
 use spin_sdk::mysql::{self, Connection, DbValue, MysqlError, ParameterValue};
+use spin_sdk::redis::{self, RedisParameter, RedisResult};
 
 use crate::breaker::{BreakerStore, Clock, KvError};
 use crate::classify::{HostError, classify};
@@ -533,103 +531,128 @@ async fn execute_affected_on(
     Ok(u64::try_from(count).unwrap_or(0))
 }
 
-// ---------------------------------------------------------------- key-value
+// ---------------------------------------------------------------- the shared store
 
 thread_local! {
-    /// Stores opened by this instance, by label (opening costs a host call).
-    static STORES: RefCell<HashMap<String, Rc<Store>>> = RefCell::new(HashMap::new());
-    static BUCKETS: RefCell<HashMap<String, Rc<wasi_kv::Bucket>>> = RefCell::new(HashMap::new());
+    /// The instance's connection to the shared Redis, once opened (Spin makes a new
+    /// connection on every `open`, so it is kept and reused, like the MariaDB ones).
+    static REDIS: RefCell<Option<Rc<redis::Connection>>> = const { RefCell::new(None) };
 }
 
-/// The breaker's state in a Spin key-value store (label `shared`, Redis in the runtime
-/// config, so all hosts see one breaker). `get`/`set`/`delete` use `spin:key-value`;
-/// `increment` uses `wasi:keyvalue/atomics` on the same label. The component needs the
-/// label in `key_value_stores`.
-#[derive(Debug, Clone)]
-pub struct SpinKv {
-    label: String,
+/// `INCRBY` then, when the key has no expiry yet (it was just created), `PEXPIRE`: one
+/// atomic step, so no counter can be left without an expiry.
+const INCREMENT_WITH_EXPIRY: &str = "local n = redis.call('INCRBY', KEYS[1], ARGV[1]) \
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end \
+return n";
+
+/// The shared store: Redis through Spin's outbound Redis (`spin:redis/redis@3.0.0`), at
+/// the URL in the component variable [`SpinShared::URL_VARIABLE`] (which must be in the
+/// component's `allowed_outbound_hosts`). Spin's key-value API has no expiry; this
+/// interface does, so every write carries one (docs/shared-state.md): `SET … PX`, and
+/// counters through one `EVAL` of `INCRBY` + `PEXPIRE`.
+///
+/// The connection lives in instance state; after any failure it is dropped and the next
+/// call opens a new one (a Redis restart breaks a multiplexed connection for good).
+#[derive(Debug, Clone, Copy)]
+pub struct SpinShared {
+    variable: &'static str,
 }
 
-impl SpinKv {
-    /// The label the breaker state lives under by default.
-    pub const SHARED: &'static str = "shared";
+impl Default for SpinShared {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
-    /// The store with `label`.
-    pub fn new(label: impl Into<String>) -> Self {
+impl SpinShared {
+    /// The component variable holding the Redis URL.
+    pub const URL_VARIABLE: &'static str = "redis_url";
+
+    /// The store at the URL in [`SpinShared::URL_VARIABLE`].
+    pub const fn new() -> Self {
         Self {
-            label: label.into(),
+            variable: Self::URL_VARIABLE,
         }
     }
 
-    /// The `shared` store.
-    pub fn shared() -> Self {
-        Self::new(Self::SHARED)
-    }
-
-    async fn store(&self) -> Result<Rc<Store>, KvError> {
-        if let Some(s) = STORES.with(|m| m.borrow().get(&self.label).cloned()) {
-            return Ok(s);
+    async fn connection(&self) -> Result<Rc<redis::Connection>, KvError> {
+        if let Some(c) = REDIS.with(|c| c.borrow().clone()) {
+            return Ok(c);
         }
-        let store = Rc::new(
-            Store::open(&self.label)
+        let url = spin_sdk::variables::get(self.variable)
+            .await
+            .map_err(|e| KvError::new(&format!("variable {}: {e}", self.variable)))?;
+        let connection = Rc::new(
+            redis::Connection::open(&url)
                 .await
-                .map_err(|e| KvError::new(&format!("open {}: {e:?}", self.label)))?,
+                .map_err(|e| KvError::new(&format!("open the shared store: {e:?}")))?,
         );
-        STORES.with(|m| m.borrow_mut().insert(self.label.clone(), store.clone()));
-        Ok(store)
+        REDIS.with(|c| *c.borrow_mut() = Some(connection.clone()));
+        Ok(connection)
     }
 
-    fn bucket(&self) -> Result<Rc<wasi_kv::Bucket>, KvError> {
-        if let Some(b) = BUCKETS.with(|m| m.borrow().get(&self.label).cloned()) {
-            return Ok(b);
-        }
-        let bucket = Rc::new(
-            wasi_kv::open(&self.label)
-                .map_err(|e| KvError::new(&format!("open {}: {e:?}", self.label)))?,
-        );
-        BUCKETS.with(|m| m.borrow_mut().insert(self.label.clone(), bucket.clone()));
-        Ok(bucket)
-    }
-
-    /// Forgets cached handles after an error (the host may have dropped the store).
-    fn forget(&self) {
-        STORES.with(|m| m.borrow_mut().remove(&self.label));
-        BUCKETS.with(|m| m.borrow_mut().remove(&self.label));
-    }
-
-    fn failed<E: std::fmt::Debug>(&self, op: &str, key: &str, e: E) -> KvError {
-        self.forget();
-        KvError::new(&format!("{op} {key} in {}: {e:?}", self.label))
+    fn failed(op: &str, key: &str, e: &redis::Error) -> KvError {
+        REDIS.with(|c| *c.borrow_mut() = None);
+        KvError::new(&format!("{op} {key} in the shared store: {e:?}"))
     }
 }
 
-impl BreakerStore for SpinKv {
+/// Milliseconds for `PX`/`PEXPIRE`: at least 1 (Redis refuses 0).
+pub fn expiry_millis(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
+}
+
+impl BreakerStore for SpinShared {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        let store = self.store().await?;
-        store.get(key).await.map_err(|e| self.failed("get", key, e))
+        let c = self.connection().await?;
+        c.get(key).await.map_err(|e| Self::failed("get", key, &e))
     }
 
-    async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
-        let store = self.store().await?;
-        store
-            .set(key, value)
-            .await
-            .map_err(|e| self.failed("set", key, e))
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), KvError> {
+        let c = self.connection().await?;
+        c.execute(
+            "SET",
+            [
+                RedisParameter::Binary(key.as_bytes().to_vec()),
+                RedisParameter::Binary(value.to_vec()),
+                RedisParameter::Binary(b"PX".to_vec()),
+                RedisParameter::Int64(expiry_millis(ttl)),
+            ],
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| Self::failed("set", key, &e))
     }
 
     async fn delete(&self, key: &str) -> Result<(), KvError> {
-        let store = self.store().await?;
-        store
-            .delete(key)
+        let c = self.connection().await?;
+        c.del([key])
             .await
-            .map_err(|e| self.failed("delete", key, e))
+            .map(|_| ())
+            .map_err(|e| Self::failed("delete", key, &e))
     }
 
-    /// Synchronous in the guest (`wasi:keyvalue` draft 2 has no async functions): it
-    /// blocks the instance for one round trip, which only failures and probes pay.
-    async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
-        let bucket = self.bucket()?;
-        atomics::increment(&bucket, key, delta).map_err(|e| self.failed("increment", key, e))
+    async fn increment(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, KvError> {
+        let c = self.connection().await?;
+        let results = c
+            .execute(
+                "EVAL",
+                [
+                    RedisParameter::Binary(INCREMENT_WITH_EXPIRY.as_bytes().to_vec()),
+                    RedisParameter::Int64(1),
+                    RedisParameter::Binary(key.as_bytes().to_vec()),
+                    RedisParameter::Int64(delta),
+                    RedisParameter::Int64(expiry_millis(ttl)),
+                ],
+            )
+            .await
+            .map_err(|e| Self::failed("increment", key, &e))?;
+        match results.as_slice() {
+            [RedisResult::Int64(n)] => Ok(*n),
+            other => Err(KvError::new(&format!(
+                "increment {key}: unexpected reply {other:?}"
+            ))),
+        }
     }
 }
 

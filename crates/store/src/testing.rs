@@ -203,15 +203,45 @@ impl Drop for FakeTransaction<'_> {
     }
 }
 
-/// A key-value store in memory; counters are decimal text, as on Redis.
+/// A key-value store in memory; counters are decimal text, as on Redis. Every entry
+/// expires as Redis would expire it, on the store's own clock ([`FakeKv::advance`]),
+/// which starts at 0 and moves only when told.
 #[derive(Debug, Default)]
 pub struct FakeKv {
-    map: RefCell<BTreeMap<String, Vec<u8>>>,
+    map: RefCell<BTreeMap<String, Entry>>,
     ops: RefCell<Vec<String>>,
     failing: Cell<bool>,
+    now: Cell<u64>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    value: Vec<u8>,
+    /// The store clock's millisecond at which the entry is gone.
+    expires_at: u64,
+}
+
+fn ttl_millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
 impl FakeKv {
+    /// Moves the store's clock forward: entries whose expiry passes are gone.
+    pub fn advance(&self, by: Duration) {
+        let now = self.now.get().saturating_add(ttl_millis(by));
+        self.now.set(now);
+        self.map.borrow_mut().retain(|_, e| e.expires_at > now);
+    }
+
+    /// The time `key` has left (`PTTL`), if it is present.
+    pub fn ttl(&self, key: &str) -> Option<Duration> {
+        let now = self.now.get();
+        self.map
+            .borrow()
+            .get(key)
+            .map(|e| Duration::from_millis(e.expires_at.saturating_sub(now)))
+    }
+
     /// Makes every operation fail (or work again).
     pub fn set_failing(&self, failing: bool) {
         self.failing.set(failing);
@@ -237,7 +267,7 @@ impl FakeKv {
         self.map
             .borrow()
             .get(key)
-            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .map(|e| String::from_utf8_lossy(&e.value).into_owned())
     }
 
     fn op(&self, name: &str, key: &str) -> Result<(), KvError> {
@@ -253,12 +283,19 @@ impl FakeKv {
 impl BreakerStore for FakeKv {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         self.op("get", key)?;
-        Ok(self.map.borrow().get(key).cloned())
+        Ok(self.map.borrow().get(key).map(|e| e.value.clone()))
     }
 
-    async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), KvError> {
         self.op("set", key)?;
-        self.map.borrow_mut().insert(key.to_owned(), value.to_vec());
+        let expires_at = self.now.get().saturating_add(ttl_millis(ttl));
+        self.map.borrow_mut().insert(
+            key.to_owned(),
+            Entry {
+                value: value.to_vec(),
+                expires_at,
+            },
+        );
         Ok(())
     }
 
@@ -268,18 +305,27 @@ impl BreakerStore for FakeKv {
         Ok(())
     }
 
-    async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+    async fn increment(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, KvError> {
         self.op("incr", key)?;
         let mut map = self.map.borrow_mut();
-        let current = match map.get(key) {
-            None => 0,
-            Some(v) => std::str::from_utf8(v)
-                .ok()
-                .and_then(|s| s.parse::<i64>().ok())
-                .ok_or_else(|| KvError::new("fake: value is not a counter"))?,
+        let (current, expires_at) = match map.get(key) {
+            None => (0, self.now.get().saturating_add(ttl_millis(ttl))),
+            Some(e) => (
+                std::str::from_utf8(&e.value)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .ok_or_else(|| KvError::new("fake: value is not a counter"))?,
+                e.expires_at,
+            ),
         };
         let next = current.wrapping_add(delta);
-        map.insert(key.to_owned(), next.to_string().into_bytes());
+        map.insert(
+            key.to_owned(),
+            Entry {
+                value: next.to_string().into_bytes(),
+                expires_at,
+            },
+        );
         Ok(next)
     }
 }

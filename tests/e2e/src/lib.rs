@@ -62,7 +62,7 @@ pub const TEST_KID: &str = "test-key-1";
 pub struct Settings {
     /// `SPIN_VARIABLE_*` values.
     pub variables: HashMap<String, String>,
-    /// Redis URL of the `shared` store.
+    /// Redis URL of the shared store (the `redis_url` variable, unless `variables` sets it).
     pub redis_url: String,
     /// The PKCS#8 PEM of the app's current signing key (tests mint and forge tokens with it).
     pub signing_key_pem: String,
@@ -200,18 +200,23 @@ pub async fn spawn_app_with(settings: Settings) -> Result<TestApp> {
     let root = repo_root();
     let state = tempfile::tempdir()?;
     let rc = state.path().join("runtime-config.toml");
-    std::fs::write(
-        &rc,
-        format!(
-            "[key_value_store.shared]\ntype = \"redis\"\nurl = \"{}\"\n",
-            settings.redis_url
-        ),
-    )?;
+    // The shared store is Redis through Spin's outbound Redis: its URL is a variable, its
+    // host:port must be in `allowed_outbound_hosts` (`redis_host`).
+    std::fs::write(&rc, "")?;
+    let mut env = settings.variables.clone();
+    env.entry("SPIN_VARIABLE_REDIS_URL".into())
+        .or_insert_with(|| settings.redis_url.clone());
+    if let Ok(url) = url::Url::parse(&settings.redis_url)
+        && let Some(host) = url.host_str()
+    {
+        env.entry("SPIN_VARIABLE_REDIS_HOST".into())
+            .or_insert_with(|| format!("{host}:{}", url.port().unwrap_or(6379)));
+    }
     let opts = AppOptions {
         manifest: root.join("spin.toml"),
         runtime_config: Some(rc),
         state_dir: Some(state.path().to_path_buf()),
-        env: settings.variables.clone(),
+        env,
         reuse: ReuseConfig::default(),
         cache_dir: Some(root.join("target/host-cache")),
     };

@@ -24,6 +24,7 @@ use crate::key_value::{KvData, KvState, KvStores};
 use crate::manifest::{AppManifest, HttpRoute, HttpTrigger};
 use crate::mysql::{MysqlData, MysqlState};
 use crate::outbound_http::{Chain, OutboundHttp};
+use crate::outbound_redis::{RedisData, RedisState};
 use crate::routing::Router;
 use crate::runtime_config::RuntimeConfig;
 use crate::state::{HostState, http_view};
@@ -88,6 +89,7 @@ pub struct AppShared {
     resolver: Arc<Resolver>,
     kv: Arc<KvStores>,
     mysql_max_connections: usize,
+    redis_permits: Option<Arc<tokio::sync::Semaphore>>,
     output: Arc<GuestOutput>,
     reuse: ReuseConfig,
     chain: std::sync::OnceLock<Weak<dyn Chain>>,
@@ -172,6 +174,7 @@ fn linker(engine: &Engine) -> Result<Linker<HostState>> {
     use crate::bindings::{spin, wasi};
     spin::key_value::key_value::add_to_linker::<_, KvData>(&mut linker, |s| &mut s.kv)?;
     spin::mysql::mysql::add_to_linker::<_, MysqlData>(&mut linker, |s| &mut s.mysql)?;
+    spin::redis::redis::add_to_linker::<_, RedisData>(&mut linker, |s| &mut s.redis)?;
     spin::variables::variables::add_to_linker::<_, VariablesData>(&mut linker, |s| {
         &mut s.variables
     })?;
@@ -237,6 +240,9 @@ impl App {
             resolver,
             kv,
             mysql_max_connections: runtime_config.mysql_max_connections.unwrap_or(10),
+            redis_permits: runtime_config
+                .redis_max_connections
+                .map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
             output,
             reuse: opts.reuse,
             chain: std::sync::OnceLock::new(),
@@ -400,6 +406,11 @@ impl HandlerState for TriggerHandler {
             mysql: MysqlState {
                 allowed: caps.allowed.clone(),
                 permits: Arc::new(tokio::sync::Semaphore::new(shared.mysql_max_connections)),
+                table: ResourceTable::new(),
+            },
+            redis: RedisState {
+                allowed: caps.allowed.clone(),
+                permits: shared.redis_permits.clone(),
                 table: ResourceTable::new(),
             },
             variables: VariablesState {

@@ -16,6 +16,7 @@ wasmtime::component::bindgen!({
     trappable_error_type: {
         "spin:key-value/key-value@3.0.0.error" => spin::key_value::key_value::Error,
         "spin:mysql/mysql@3.0.0.error" => spin::mysql::mysql::Error,
+        "spin:redis/redis@3.0.0.error" => spin::redis::redis::Error,
         "spin:variables/variables@3.0.0.error" => spin::variables::variables::Error,
         "wasi:config/store@0.2.0-draft-2024-09-27.error" => wasi::config::store::Error,
         "wasi:keyvalue/store.error" => wasi::keyvalue::store::Error,
@@ -24,6 +25,7 @@ wasmtime::component::bindgen!({
     with: {
         "spin:key-value/key-value@3.0.0.store": crate::key_value::SpinStore,
         "spin:mysql/mysql@3.0.0.connection": crate::mysql::MysqlConnection,
+        "spin:redis/redis@3.0.0.connection": crate::outbound_redis::RedisConnection,
         "wasi:keyvalue/store.bucket": crate::key_value::SpinStore,
         "wasi:keyvalue/atomics.cas": crate::key_value::CasHandle,
     },

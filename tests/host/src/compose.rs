@@ -21,7 +21,10 @@ static DENY_ADAPTER: &[u8] = include_bytes!(env!("ORDERLY_DENY_ADAPTER"));
 /// Capability sets and the interfaces each covers. Spin: `crates/capabilities/src/lib.rs`
 /// (only the interfaces this host implements and its deny adapter exports are listed).
 const CAPABILITY_SETS: &[(&str, &[&str])] = &[
-    ("allowed_outbound_hosts", &["spin:mysql/mysql@3.0.0"]),
+    (
+        "allowed_outbound_hosts",
+        &["spin:mysql/mysql@3.0.0", "spin:redis/redis@3.0.0"],
+    ),
     ("key_value_stores", &["spin:key-value/key-value@3.0.0"]),
     (
         "variables",

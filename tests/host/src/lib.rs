@@ -14,6 +14,7 @@ pub mod key_value;
 pub mod manifest;
 pub mod mysql;
 pub mod outbound_http;
+pub mod outbound_redis;
 pub mod routing;
 pub mod runtime_config;
 pub mod server;

@@ -33,6 +33,9 @@ pub struct RuntimeConfig {
     pub key_value_stores: BTreeMap<String, KvStoreConfig>,
     /// `[outbound_mysql] max_connections` (per component instance).
     pub mysql_max_connections: Option<usize>,
+    /// `[outbound_redis] max_connections` (app-wide; Spin: `crates/factor-outbound-redis/src/
+    /// runtime_config/spin.rs`).
+    pub redis_max_connections: Option<usize>,
     /// Whether an `env` variables provider is configured (it always is, implicitly).
     pub env_prefix: String,
 }
@@ -40,6 +43,12 @@ pub struct RuntimeConfig {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OutboundMysqlToml {
+    max_connections: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboundRedisToml {
     max_connections: Option<usize>,
 }
 
@@ -77,6 +86,10 @@ impl RuntimeConfig {
                 "outbound_mysql" => {
                     let m: OutboundMysqlToml = value.clone().try_into()?;
                     config.mysql_max_connections = m.max_connections;
+                }
+                "outbound_redis" => {
+                    let r: OutboundRedisToml = value.clone().try_into()?;
+                    config.redis_max_connections = r.max_connections;
                 }
                 "variables_provider" | "config_provider" => {
                     let providers = value

@@ -10,6 +10,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::key_value::KvState;
 use crate::mysql::MysqlState;
 use crate::outbound_http::OutboundHttp;
+use crate::outbound_redis::RedisState;
 use crate::variables::VariablesState;
 
 /// Store data for one instance.
@@ -28,6 +29,8 @@ pub struct HostState {
     pub kv: KvState,
     /// MySQL connections.
     pub mysql: MysqlState,
+    /// Outbound Redis connections.
+    pub redis: RedisState,
     /// Variables.
     pub variables: VariablesState,
     /// Memory limits.

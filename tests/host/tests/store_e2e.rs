@@ -1,6 +1,7 @@
 //! The `store` crate end to end: the real crate inside a real spin-sdk 7 component
 //! (`test-components/store-probe`), run by this host against the real MariaDB
-//! (127.0.0.1:3306, root) and the real Redis (the breaker's `shared` store).
+//! (127.0.0.1:3306, root) and the real Redis (the breaker's shared store, through outbound
+//! Redis).
 //!
 //! Each test creates its own database `store_e2e_<random>` with a table
 //! `items (id, sku UNIQUE uq_items_sku, stock)`, starts the host with the probe's
@@ -148,10 +149,11 @@ component = "store-probe"
 
 [component.store-probe]
 source = "{source}"
-key_value_stores = ["default", "shared"]
-allowed_outbound_hosts = ["mysql://127.0.0.1:3306"]
+key_value_stores = ["default"]
+allowed_outbound_hosts = ["mysql://127.0.0.1:3306", "redis://127.0.0.1:6379"]
 [component.store-probe.variables]
 db_url = "mysql://root@127.0.0.1:3306/{db}"
+redis_url = "redis://127.0.0.1:6379"
 "#,
             source = wasm("store_probe").display(),
             db = db.name,
@@ -391,6 +393,26 @@ async fn breaker_opens_after_counted_failures_and_keeps_calls_off_the_database()
         "{body}"
     );
     assert!(db.items().await.is_empty());
+    // Written through Spin's outbound Redis, every breaker key carries an expiry.
+    let mut redis = redis::Client::open(REDIS)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", db.breaker()))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(keys.iter().any(|k| k.ends_with(":open_until")), "{keys:?}");
+    for key in keys {
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert!(ttl > 0 && ttl <= 60_000, "{key}: PTTL {ttl}");
+    }
 }
 
 /// Constraint violations are the caller's fault: they do not open the breaker.

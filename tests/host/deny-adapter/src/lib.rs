@@ -1,6 +1,7 @@
 //! Denies every call to the capability interfaces it exports, with Spin's error values
 //! (`docs/spin-fidelity.md`: key-value `AccessDenied`, variables `Undefined(name)`,
-//! MySQL `Other("\"spin:mysql/mysql\" is not permitted")`). No resource can be created, so
+//! MySQL and Redis `Other("\"spin:mysql/mysql\" is not permitted")`, Spin's
+//! `crates/capabilities/deny-adapter/src/lib.rs`). No resource can be created, so
 //! the per-resource methods are never reached; they still answer with a denial.
 // No `forbid(unsafe_code)` here: wit-bindgen's generated export glue is `unsafe` FFI by nature;
 // this crate contains no hand-written unsafe code.
@@ -15,6 +16,7 @@ wit_bindgen::generate!({
     world adapter {
         export spin:key-value/key-value@3.0.0;
         export spin:mysql/mysql@3.0.0;
+        export spin:redis/redis@3.0.0;
         export spin:variables/variables@3.0.0;
         export wasi:config/store@0.2.0-draft-2024-09-27;
     }
@@ -28,6 +30,7 @@ use bindings::{exports, wit_future, wit_stream};
 
 use exports::spin::key_value::key_value as kv;
 use exports::spin::mysql::mysql;
+use exports::spin::redis::redis;
 use exports::spin::variables::variables;
 use exports::wasi::config::store as config;
 
@@ -87,6 +90,47 @@ impl mysql::GuestConnection for NoConnection {
     }
     async fn execute(&self, _statement: String, _params: Vec<mysql::ParameterValue>) -> Result<(), mysql::Error> {
         Err(mysql::Error::Other(denied("spin:mysql/mysql")))
+    }
+}
+
+impl redis::Guest for Adapter {
+    type Connection = NoConnection;
+}
+
+impl redis::GuestConnection for NoConnection {
+    async fn open(_address: String) -> Result<redis::Connection, redis::Error> {
+        Err(redis::Error::Other(denied("spin:redis/redis")))
+    }
+    async fn publish(&self, _channel: String, _payload: Vec<u8>) -> Result<(), redis::Error> {
+        Err(redis::Error::Other(denied("spin:redis/redis")))
+    }
+    async fn get(&self, _key: String) -> Result<Option<Vec<u8>>, redis::Error> {
+        Err(redis::Error::Other(denied("spin:redis/redis")))
+    }
+    async fn set(&self, _key: String, _value: Vec<u8>) -> Result<(), redis::Error> {
+        Err(redis::Error::Other(denied("spin:redis/redis")))
+    }
+    async fn incr(&self, _key: String) -> Result<i64, redis::Error> {
+        Err(redis::Error::Other(denied("spin:redis/redis")))
+    }
+    async fn del(&self, _keys: Vec<String>) -> Result<u32, redis::Error> {
+        Err(redis::Error::Other(denied("spin:redis/redis")))
+    }
+    async fn sadd(&self, _key: String, _values: Vec<String>) -> Result<u32, redis::Error> {
+        Err(redis::Error::Other(denied("spin:redis/redis")))
+    }
+    async fn smembers(&self, _key: String) -> Result<Vec<String>, redis::Error> {
+        Err(redis::Error::Other(denied("spin:redis/redis")))
+    }
+    async fn srem(&self, _key: String, _values: Vec<String>) -> Result<u32, redis::Error> {
+        Err(redis::Error::Other(denied("spin:redis/redis")))
+    }
+    async fn execute(
+        &self,
+        _command: String,
+        _arguments: Vec<redis::RedisParameter>,
+    ) -> Result<Vec<redis::RedisResult>, redis::Error> {
+        Err(redis::Error::Other(denied("spin:redis/redis")))
     }
 }
 

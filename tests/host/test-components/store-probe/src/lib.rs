@@ -1,5 +1,5 @@
 //! A test component for the store's end-to-end tests (`tests/host/tests/store_e2e.rs`).
-//! Each path runs the real `store` crate (`Guarded` over `SpinMysql`, `SpinKv`,
+//! Each path runs the real `store` crate (`Guarded` over `SpinMysql`, `SpinShared`,
 //! `SpinRuntime`) against the table `items (id, sku, stock)` that the test created in the
 //! database named by the `db_url` variable, and answers with the typed result as plain
 //! text (`{:?}`), e.g. `Err(Conflict { constraint: Some("uq_items_sku") })`.
@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use spin_sdk::http::{IntoResponse, Request, Response};
 use spin_sdk::http_service;
-use store::spin::{SpinKv, SpinMysql, SpinRuntime};
+use store::spin::{SpinMysql, SpinRuntime, SpinShared};
 use store::{
     Breaker, BreakerConfig, Database, Guarded, Idempotency, StatementTimeout, StoreError,
     Transaction, Transactional, Value,
 };
 
-type Store = Guarded<SpinMysql<store::spin::FromVariable>, SpinKv, SpinRuntime>;
+type Store = Guarded<SpinMysql<store::spin::FromVariable>, SpinShared, SpinRuntime>;
 
 fn text(body: String) -> Response<String> {
     Response::new(body)
@@ -45,7 +45,7 @@ fn store(req: &Request, config: impl FnOnce(&mut BreakerConfig)) -> Store {
     config(&mut cfg);
     Guarded::new(
         SpinMysql::from_variable("db_url"),
-        Breaker::new(SpinKv::shared(), cfg),
+        Breaker::new(SpinShared::new(), cfg),
         SpinRuntime::default(),
     )
 }
