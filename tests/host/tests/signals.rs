@@ -166,6 +166,10 @@ async fn stops_like_spin_on(signal: &str) {
     let refused = loop {
         match TcpStream::connect(&host.addr).await {
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break true,
+            // The listener closing while the handshake completes: a reset, not a service.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
             Err(e) => panic!("connect after {signal}: {e}"),
             Ok(_) if signalled.elapsed() > EXIT_BOUND => break false,
             Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
